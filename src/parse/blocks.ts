@@ -1,0 +1,289 @@
+import { load } from 'cheerio/slim';
+import { isDocument, isTag, isText, type AnyNode, type Element } from 'domhandler';
+
+/** A link inside a block: its own text and its href as given. */
+export interface BlockLink {
+  readonly text: string;
+  readonly href: string;
+}
+
+/** Where a list item sits: which list (document-wide id), ordered or not, how deeply nested. */
+export interface ListPosition {
+  readonly id: number;
+  readonly ordered: boolean;
+  readonly depth: number;
+}
+
+/**
+ * One visual block of the email (a paragraph, a heading, a list item, a table cell of text) in
+ * document order. `lines` keeps `<br>` breaks (a forwarded header block needs them); `text` is the
+ * block on one line with white space (and no-break spaces) folded.
+ */
+export interface Block {
+  readonly tag: string;
+  readonly text: string;
+  readonly lines: readonly string[];
+  readonly links: readonly BlockLink[];
+  readonly list: ListPosition | null;
+  /** Alt texts of the images in the block. */
+  readonly images: readonly string[];
+  /** A divider: a block of images with no alt text and no words, or an `<hr>`. */
+  readonly separator: boolean;
+  readonly bold: boolean;
+}
+
+const BLOCK_TAGS = new Set([
+  'address',
+  'article',
+  'aside',
+  'blockquote',
+  'center',
+  'dd',
+  'div',
+  'dl',
+  'dt',
+  'fieldset',
+  'figcaption',
+  'figure',
+  'footer',
+  'form',
+  'h1',
+  'h2',
+  'h3',
+  'h4',
+  'h5',
+  'h6',
+  'header',
+  'li',
+  'main',
+  'nav',
+  'ol',
+  'p',
+  'pre',
+  'section',
+  'table',
+  'tbody',
+  'td',
+  'tfoot',
+  'th',
+  'thead',
+  'tr',
+  'ul',
+]);
+const SKIP_TAGS = new Set([
+  'head',
+  'style',
+  'script',
+  'noscript',
+  'template',
+  'title',
+  'meta',
+  'link',
+  'svg',
+  'object',
+  'iframe',
+]);
+const HIDDEN_STYLE =
+  /(?:^|;)\s*(?:display\s*:\s*none|visibility\s*:\s*hidden|max-height\s*:\s*0(?:px)?\s*(?:;|$))/i;
+const BOLD_STYLE = /font-weight\s*:\s*(?:bold|[6-9]00)/i;
+
+/** Fold white space (no-break spaces included) to single spaces and trim. */
+export function fold(text: string): string {
+  return text.replace(/(?:\s|\u00a0|\u200b|\u200c|\u200d|\ufeff)+/g, ' ').trim();
+}
+
+interface Frame {
+  readonly tag: string;
+  readonly list: ListPosition | null;
+}
+
+interface Pending {
+  raw: string;
+  links: BlockLink[];
+  images: string[];
+  hr: boolean;
+  boldChars: number;
+}
+
+/**
+ * Turn an HTML body into blocks, walking the DOM once (htmlparser2 through cheerio; no regexes over
+ * HTML). Hidden elements (Constant Contact's preheader and tracking pixel) and non-content elements
+ * (style, script) are skipped.
+ */
+export function htmlToBlocks(html: string): Block[] {
+  const $ = load(html, { xml: false });
+  const blocks: Block[] = [];
+  const stack: Frame[] = [{ tag: 'body', list: null }];
+  let pending: Pending = empty();
+  let listCount = 0;
+  let boldDepth = 0;
+
+  const flush = (): void => {
+    const frame = stack[stack.length - 1] ?? { tag: 'body', list: null };
+    const lines = pending.raw
+      .split('\n')
+      .map(fold)
+      .filter((l) => l.length > 0);
+    const text = lines.join(' ');
+    const separator =
+      pending.hr || (text.length === 0 && pending.images.length > 0 && pending.images.every((a) => a === ''));
+    if (text.length > 0 || pending.images.some((a) => a !== '') || separator) {
+      blocks.push({
+        tag: frame.tag,
+        text,
+        lines,
+        links: pending.links,
+        list: frame.tag === 'li' ? frame.list : null,
+        images: pending.images,
+        separator,
+        bold: text.length > 0 && pending.boldChars >= fold(pending.raw).length * 0.8,
+      });
+    }
+    pending = empty();
+  };
+
+  const walk = (node: AnyNode): void => {
+    if (isText(node)) {
+      pending.raw += node.data;
+      if (boldDepth > 0) pending.boldChars += fold(node.data).length;
+      return;
+    }
+    if (isDocument(node)) {
+      for (const child of node.children) walk(child);
+      return;
+    }
+    if (!isTag(node)) return; // comments, directives, CDATA
+    const el: Element = node;
+    const tag = el.name.toLowerCase();
+    if (SKIP_TAGS.has(tag)) return;
+    const style = el.attribs.style ?? '';
+    if (HIDDEN_STYLE.test(style) || 'hidden' in el.attribs) return;
+    if (tag === 'br') {
+      pending.raw += '\n';
+      return;
+    }
+    if (tag === 'img') {
+      pending.images.push(fold(el.attribs.alt ?? ''));
+      return;
+    }
+    if (tag === 'hr') {
+      flush();
+      pending.hr = true;
+      flush();
+      return;
+    }
+    const isBold = tag === 'b' || tag === 'strong' || BOLD_STYLE.test(style);
+    if (isBold) boldDepth += 1;
+    if (BLOCK_TAGS.has(tag)) {
+      flush();
+      const parent = stack[stack.length - 1];
+      let list = parent?.list ?? null;
+      if (tag === 'ul' || tag === 'ol') {
+        listCount += 1;
+        list = { id: listCount, ordered: tag === 'ol', depth: list === null ? 0 : list.depth + 1 };
+      }
+      stack.push({ tag, list });
+      for (const child of el.children) walk(child);
+      flush();
+      stack.pop();
+    } else if (tag === 'a' && typeof el.attribs.href === 'string') {
+      const start = pending.raw.length;
+      for (const child of el.children) walk(child);
+      const text = fold(pending.raw.slice(start));
+      pending.links.push({ text, href: el.attribs.href.trim() });
+    } else {
+      for (const child of el.children) walk(child);
+    }
+    if (isBold) boldDepth -= 1;
+  };
+
+  const root = $.root()[0];
+  if (root !== undefined) walk(root);
+  flush();
+  return blocks;
+}
+
+const BULLET = /^\s*(?:[-*•·▪◦]|\d{1,2}[.)])\s+/;
+
+/**
+ * Turn a text/plain body into blocks: a blank line ends a paragraph, a bulleted or numbered line
+ * is a list item, and consecutive items form one list. Lines that are only "Key Takeaways:" or a
+ * short title-like first line are kept as their own blocks.
+ */
+export function textToBlocks(text: string): Block[] {
+  const blocks: Block[] = [];
+  let listCount = 0;
+  let currentList: ListPosition | null = null;
+  let para: string[] = [];
+  const push = (tag: string, lines: string[], list: ListPosition | null): void => {
+    const folded = lines.map(fold).filter((l) => l.length > 0);
+    if (folded.length === 0) return;
+    blocks.push({
+      tag,
+      text: folded.join(' '),
+      lines: folded,
+      links: linksIn(folded.join(' ')),
+      list,
+      images: [],
+      separator: false,
+      bold: false,
+    });
+  };
+  const endPara = (): void => {
+    push('p', para, null);
+    para = [];
+  };
+  for (const line of text.replace(/\r\n?/g, '\n').split('\n')) {
+    if (fold(line) === '') {
+      endPara();
+      currentList = null;
+      continue;
+    }
+    if (/^\s*(?:-{3,}|_{3,}|={3,})\s*$/.test(line)) {
+      endPara();
+      blocks.push({
+        tag: 'hr',
+        text: '',
+        lines: [],
+        links: [],
+        list: null,
+        images: [],
+        separator: true,
+        bold: false,
+      });
+      continue;
+    }
+    const bullet = BULLET.exec(line);
+    if (bullet !== null) {
+      endPara();
+      if (currentList === null) {
+        listCount += 1;
+        currentList = { id: listCount, ordered: /\d/.test(bullet[0]), depth: 0 };
+      }
+      push('li', [line.slice(bullet[0].length)], currentList);
+      continue;
+    }
+    if (currentList !== null && /^\s{2,}/.test(line) && blocks.length > 0) {
+      // An indented continuation of the previous list item.
+      const last = blocks.pop();
+      if (last !== undefined) push('li', [...last.lines, line], currentList);
+      continue;
+    }
+    currentList = null;
+    para.push(line);
+    // Lines ending a sentence in a hard-wrapped text stay in the paragraph; a heading-like line
+    // ("Key Takeaways:") stands alone.
+    if (/:\s*$/.test(line) && para.length === 1) endPara();
+  }
+  endPara();
+  return blocks;
+}
+
+// URLs in plain text, as "<https://…>" or bare, for text-only emails.
+function linksIn(text: string): BlockLink[] {
+  return [...text.matchAll(/<?(https?:\/\/[^\s<>"]+)>?/g)].map((m) => ({ text, href: m[1] ?? '' }));
+}
+
+function empty(): Pending {
+  return { raw: '', links: [], images: [], hr: false, boldChars: 0 };
+}
