@@ -4,7 +4,7 @@ import globals from 'globals';
 import tseslint from 'typescript-eslint';
 
 export default tseslint.config(
-  { ignores: ['dist/', 'data/', 'node_modules/', 'coverage/', 'inbox/', 'tests/output/'] },
+  { ignores: ['dist/', 'data/', 'node_modules/', 'coverage/', 'inbox/', 'tests/output/', '.tmp-*'] },
   js.configs.recommended,
   ...tseslint.configs.strictTypeChecked,
   {

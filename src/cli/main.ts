@@ -1,5 +1,5 @@
 import { Command, CommanderError } from 'commander';
-import { describeEnv, loadEnv, type Env } from '../config/index.js';
+import { configTableMarkdown, describeEnv, loadEnv, type Env } from '../config/index.js';
 import { AppError } from '../shared/app-error.js';
 import { parseOptionsFrom } from './context.js';
 import { previewCommand } from './preview.js';
@@ -22,8 +22,13 @@ export function buildProgram(env: () => Env): Command {
 
   program
     .command('config')
-    .description('print the effective configuration (secrets hidden)')
-    .action(() => {
+    .description('print the effective configuration (secrets hidden), or with --markdown the table of all settings')
+    .option('--markdown', 'print the README configuration table')
+    .action((opts: { markdown?: boolean }) => {
+      if (opts.markdown === true) {
+        process.stdout.write(`${configTableMarkdown()}\n`);
+        return;
+      }
       for (const row of describeEnv(env())) process.stdout.write(`${row.variable.padEnd(28)} ${row.value}\n`);
     });
 

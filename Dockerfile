@@ -1,0 +1,21 @@
+# isw-ko image: plain npm steps on the official Node 24 image (no build tools beyond npm).
+FROM node:24-bookworm-slim AS build
+WORKDIR /app
+COPY package.json package-lock.json ./
+RUN npm ci --no-audit --no-fund
+COPY tsconfig.json ./
+COPY src ./src
+RUN npx tsc -p tsconfig.json --outDir dist --noEmit false
+
+FROM node:24-bookworm-slim
+ENV NODE_ENV=production LOG_FORMAT=json
+WORKDIR /app
+COPY package.json package-lock.json ./
+RUN npm ci --omit=dev --no-audit --no-fund && npm cache clean --force
+COPY --from=build /app/dist ./dist
+COPY bin ./bin
+COPY templates ./templates
+COPY prompts ./prompts
+USER node
+ENTRYPOINT ["node", "bin/isw-ko.js"]
+CMD ["run"]

@@ -1,0 +1,116 @@
+import { watch, type FSWatcher } from 'node:fs';
+import { mkdir, readdir, readFile, rename, stat } from 'node:fs/promises';
+import path from 'node:path';
+import type { Logger } from '../shared/logger.js';
+
+/** Hands one email to the pipeline; resolves once it is safely queued. */
+export type Deliver = (raw: Buffer, ref: string) => Promise<void>;
+
+export interface DropFolderOptions {
+  readonly dir: string;
+  readonly pollMs: number;
+  readonly logger: Logger;
+  /** A file younger than this may still be being written: wait for the next scan. */
+  readonly settleMs?: number;
+}
+
+/**
+ * The embedded default inbox: `.eml` files dropped into a folder. A file is moved to
+ * `processed/` only after `deliver` resolved (the email is in the queue), so a crash in between
+ * delivers it again on the next start and the queue's job ids keep that from doing anything twice.
+ * Files are never deleted. File-system events make pickup quick; a polling scan catches anything
+ * the events miss (network file systems, editors that write in place).
+ */
+export class DropFolder {
+  private readonly options: DropFolderOptions;
+  private readonly deliver: Deliver;
+  private watcher: FSWatcher | null = null;
+  private timer: NodeJS.Timeout | null = null;
+  private scanning: Promise<void> | null = null;
+  private rescan = false;
+  private closed = false;
+
+  constructor(options: DropFolderOptions, deliver: Deliver) {
+    this.options = options;
+    this.deliver = deliver;
+  }
+
+  get processedDir(): string {
+    return path.join(this.options.dir, 'processed');
+  }
+
+  async start(): Promise<void> {
+    await mkdir(this.processedDir, { recursive: true });
+    this.watcher = watch(this.options.dir, () => {
+      void this.scan();
+    });
+    this.watcher.on('error', (err) => {
+      this.options.logger.warn({ err }, 'drop folder watch failed; polling continues');
+    });
+    this.timer = setInterval(() => void this.scan(), this.options.pollMs);
+    this.timer.unref();
+    this.options.logger.info({ dir: path.resolve(this.options.dir) }, 'watching the drop folder for .eml files');
+    await this.scan();
+  }
+
+  /** Deliver every settled `.eml` file now. Concurrent calls coalesce into one more pass. */
+  scan(): Promise<void> {
+    if (this.closed) return Promise.resolve();
+    if (this.scanning !== null) {
+      this.rescan = true;
+      return this.scanning;
+    }
+    this.scanning = this.scanOnce()
+      .catch((err: unknown) => {
+        this.options.logger.error({ err }, 'drop folder scan failed; will try again');
+      })
+      .finally(() => {
+        this.scanning = null;
+        if (this.rescan) {
+          this.rescan = false;
+          void this.scan();
+        }
+      });
+    return this.scanning;
+  }
+
+  private async scanOnce(): Promise<void> {
+    const names = (await readdir(this.options.dir)).filter((n) => n.toLowerCase().endsWith('.eml')).sort();
+    const settleMs = this.options.settleMs ?? 300;
+    for (const name of names) {
+      if (this.closed) return;
+      const file = path.join(this.options.dir, name);
+      const info = await stat(file).catch(() => null);
+      if (info === null || !info.isFile()) continue;
+      if (Date.now() - info.mtimeMs < settleMs) {
+        this.rescan = true; // still being written; look again shortly
+        continue;
+      }
+      await this.deliverFile(file, name);
+    }
+    if (this.rescan) await new Promise((r) => setTimeout(r, settleMs).unref());
+  }
+
+  private async deliverFile(file: string, name: string): Promise<void> {
+    const log = this.options.logger.child({ file: name });
+    const raw = await readFile(file);
+    try {
+      await this.deliver(raw, name);
+    } catch (err) {
+      log.warn({ err }, 'could not queue the email; it stays in the inbox and is tried again');
+      return;
+    }
+    await rename(file, path.join(this.processedDir, `${new Date().toISOString().replace(/[:.]/g, '-')}-${name}`));
+    log.info('email queued and moved to processed/');
+  }
+
+  /** Stop watching; waits for a scan in progress. Safe to call twice. */
+  async close(): Promise<void> {
+    this.closed = true;
+    this.watcher?.close();
+    this.watcher = null;
+    if (this.timer !== null) clearInterval(this.timer);
+    this.timer = null;
+    await this.scanning;
+  }
+}

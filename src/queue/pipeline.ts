@@ -1,0 +1,235 @@
+import { DelayedError, Queue, UnrecoverableError, Worker, type Job } from 'bullmq';
+import type { Redis } from 'ioredis';
+import type { Report } from '../parse/index.js';
+import { AppError, isAppError } from '../shared/app-error.js';
+import type { Logger } from '../shared/logger.js';
+import type { SummaryRecord } from '../summarize/summary.js';
+import { isFinalAttempt } from './attempts.js';
+import { createRedis, describeTarget, type RedisTarget } from './connection.js';
+import { processIngest } from './ingest-worker.js';
+import {
+  emailIdOf,
+  jobIds,
+  QUEUE_NAMES,
+  type EmailOrigin,
+  type JobDataMap,
+  type QueueName,
+} from './names.js';
+import { jobOptions } from './options.js';
+import { processPublish, type PublishTarget } from './publish-worker.js';
+import { Store } from './store.js';
+import { processSummarize } from './summarize-worker.js';
+
+export interface PipelineOptions {
+  readonly redis: RedisTarget;
+  /** Key prefix of every queue and stored record. */
+  readonly prefix: string;
+  readonly logger: Logger;
+  /** Which stages this process works on; every process can add jobs to every queue. */
+  readonly workers: readonly QueueName[];
+  readonly parse: (raw: Buffer) => Promise<Report>;
+  readonly summarize: (reportId: string, report: Report) => Promise<SummaryRecord>;
+  readonly targets: ReadonlyMap<string, PublishTarget>;
+  readonly summarizeConcurrency: number;
+  /** Must exceed the LLM timeout: a job whose lock lapses is taken for stalled and run twice. */
+  readonly lockDurationMs: number;
+  /** How long summaries wait when the LLM server cannot be reached at all (doubles up to 10 min). */
+  readonly llmUnreachableDelayMs?: number;
+  /** Multiplies every backoff delay (tests use a small one). */
+  readonly backoffScale?: number;
+}
+
+type Queues = { readonly [Q in QueueName]: Queue<JobDataMap[Q]> };
+
+/**
+ * The BullMQ side of isw-ko: one queue per stage, workers for the stages this process runs, and
+ * the decisions that belong to the queue (retry, rate-limit, wait, give up) in one place.
+ */
+export class Pipeline {
+  readonly store: Store;
+  readonly queues: Queues;
+  private readonly options: PipelineOptions;
+  private readonly redis: Redis;
+  private readonly workers: Worker[] = [];
+  private closing: Promise<void> | null = null;
+  private unreachableStreak = 0;
+
+  private constructor(options: PipelineOptions, redis: Redis) {
+    this.options = options;
+    this.redis = redis;
+    this.store = new Store(redis, options.prefix);
+    const make = <Q extends QueueName>(name: Q): Queue<JobDataMap[Q]> => {
+      const queue = new Queue<JobDataMap[Q]>(name, {
+        connection: redis,
+        prefix: options.prefix,
+        defaultJobOptions: jobOptions(name, options.backoffScale),
+      });
+      queue.on('error', (err) => {
+        options.logger.error({ err, queue: name }, 'queue error');
+      });
+      return queue;
+    };
+    this.queues = { ingest: make('ingest'), summarize: make('summarize'), publish: make('publish') };
+  }
+
+  /** Connect, create the queues and start the requested workers. */
+  static async start(options: PipelineOptions): Promise<Pipeline> {
+    const redis = createRedis(options.redis, 'isw-ko-main');
+    redis.on('error', (err) => {
+      options.logger.warn(
+        { err: err.message, redis: describeTarget(options.redis) },
+        'redis connection error; reconnecting',
+      );
+    });
+    await redis.ping();
+    const pipeline = new Pipeline(options, redis);
+    for (const name of options.workers) pipeline.startWorker(name);
+    options.logger.info(
+      { workers: options.workers, redis: describeTarget(options.redis), prefix: options.prefix },
+      'pipeline started',
+    );
+    return pipeline;
+  }
+
+  /**
+   * Hand an email to the pipeline: store its bytes, then add its `ingest` job. Both steps are
+   * idempotent (SET NX, deterministic job id), so delivering the same email twice is harmless.
+   */
+  async enqueueEmail(raw: Buffer, origin: EmailOrigin): Promise<{ emailId: string; jobId: string }> {
+    const emailId = emailIdOf(raw);
+    await this.store.putEmail(emailId, raw, origin);
+    const jobId = jobIds.ingest(emailId);
+    await this.queues.ingest.add('ingest', { emailId, origin }, { jobId });
+    return { emailId, jobId };
+  }
+
+  async enqueueSummarize(reportId: string, force = false): Promise<void> {
+    // A forced re-run needs a fresh job id: the old one may still sit in the completed set.
+    const jobId = force ? `${jobIds.summarize(reportId)}-r${Date.now()}` : jobIds.summarize(reportId);
+    await this.queues.summarize.add('summarize', force ? { reportId, force } : { reportId }, { jobId });
+  }
+
+  async enqueuePublish(reportId: string, target: string): Promise<void> {
+    await this.queues.publish.add(
+      'publish',
+      { reportId, target },
+      { jobId: jobIds.publish(reportId, target) },
+    );
+  }
+
+  private startWorker(name: QueueName): void {
+    const o = this.options;
+    const log = o.logger.child({ queue: name });
+    const targets = [...o.targets.keys()];
+    const processors: { [Q in QueueName]: (job: Job<JobDataMap[Q]>, token?: string) => Promise<unknown> } = {
+      ingest: (job) =>
+        processIngest(job, {
+          store: this.store,
+          parse: o.parse,
+          enqueueSummarize: (id) => this.enqueueSummarize(id),
+          logger: o.logger,
+        }),
+      summarize: (job, token) => this.runSummarize(job, token, targets),
+      publish: (job) => processPublish(job, { store: this.store, targets: o.targets, logger: o.logger }),
+    };
+    const worker = new Worker(name, processors[name] as (job: Job) => Promise<unknown>, {
+      connection: createRedis(o.redis, `isw-ko-${name}`),
+      prefix: o.prefix,
+      concurrency: name === 'summarize' ? o.summarizeConcurrency : name === 'publish' ? 1 : 4,
+      lockDuration: o.lockDurationMs,
+      maxStalledCount: 2,
+    });
+    worker.on('error', (err) => {
+      log.error({ err }, 'worker error');
+    });
+    worker.on('failed', (job, err) => {
+      if (job === undefined) return;
+      const final =
+        err instanceof UnrecoverableError ||
+        isFinalAttempt({ attemptsMade: job.attemptsMade - 1, opts: job.opts });
+      const fields = { jobId: job.id, attemptsMade: job.attemptsMade, reason: err.message };
+      if (final) log.error(fields, 'job failed for good; it stays in the failed set for an admin to retry');
+      else log.warn(fields, 'job failed; it will be retried with backoff');
+    });
+    this.workers.push(worker);
+  }
+
+  /** The summarize processor plus the queue-level decisions about LLM errors. */
+  private async runSummarize(
+    job: Job<JobDataMap['summarize']>,
+    token: string | undefined,
+    targets: readonly string[],
+  ): Promise<unknown> {
+    const o = this.options;
+    try {
+      const result = await processSummarize(job, {
+        store: this.store,
+        summarize: o.summarize,
+        targets,
+        enqueuePublish: (id, target) => this.enqueuePublish(id, target),
+        logger: o.logger,
+      });
+      this.unreachableStreak = 0;
+      return result;
+    } catch (err) {
+      const worker = this.workers.find((w) => w.name === 'summarize');
+      if (isAppError(err, 'LLM_RATE_LIMITED') && worker !== undefined) {
+        // 429: pause the whole queue for Retry-After instead of burning this job's attempts.
+        const ms = typeof err.details.retryAfterMs === 'number' ? err.details.retryAfterMs : 30_000;
+        o.logger.warn({ jobId: job.id, retryAfterMs: ms }, 'LLM rate limit: summarize queue paused');
+        await worker.rateLimit(ms);
+        throw Worker.RateLimitError();
+      }
+      if (isAppError(err, 'LLM_UNAVAILABLE') && err.details.unreachable === true && token !== undefined) {
+        // Nothing answers at all: wait (no attempt used) and say what to configure.
+        this.unreachableStreak += 1;
+        const base = o.llmUnreachableDelayMs ?? 30_000;
+        const delay = Math.min(10 * 60_000, base * 2 ** Math.min(this.unreachableStreak - 1, 5));
+        o.logger.error({ jobId: job.id, retryInMs: delay }, err.describe());
+        await job.moveToDelayed(Date.now() + delay, token);
+        throw new DelayedError();
+      }
+      if (err instanceof AppError && !err.retriable)
+        throw new UnrecoverableError(`${err.code}: ${err.describe()}`);
+      throw err;
+    }
+  }
+
+  /** Counts per queue and state, for `isw-ko jobs` and the admin pages. */
+  async counts(): Promise<Record<QueueName, Record<string, number>>> {
+    const out = {} as Record<QueueName, Record<string, number>>;
+    for (const name of QUEUE_NAMES) {
+      out[name] = await this.queues[name].getJobCounts(
+        'waiting',
+        'active',
+        'delayed',
+        'completed',
+        'failed',
+        'prioritized',
+      );
+    }
+    return out;
+  }
+
+  /**
+   * Stop taking jobs, let running ones finish (or release them to be picked up again), then close
+   * the queues and Redis. Every step runs even if one fails; safe to call twice.
+   */
+  close(): Promise<void> {
+    this.closing ??= (async () => {
+      const steps: (() => Promise<unknown>)[] = [
+        ...this.workers.map((w) => () => w.close()),
+        ...QUEUE_NAMES.map((n) => () => this.queues[n].close()),
+        () => this.redis.quit(),
+      ];
+      for (const step of steps) {
+        try {
+          await step();
+        } catch (err) {
+          this.options.logger.warn({ err }, 'error while closing the pipeline; continuing');
+        }
+      }
+    })();
+    return this.closing;
+  }
+}

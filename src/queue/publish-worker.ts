@@ -1,0 +1,60 @@
+import { UnrecoverableError, type Job } from 'bullmq';
+import type { Report } from '../parse/index.js';
+import type { Logger } from '../shared/logger.js';
+import type { SummaryRecord } from '../summarize/summary.js';
+import type { JobDataMap } from './names.js';
+import type { PostRecord, Store } from './store.js';
+
+/** One place posts go (the file board, a Rhymix board, a webhook): creates or edits its post. */
+export interface PublishTarget {
+  readonly name: string;
+  publish(input: {
+    readonly reportId: string;
+    readonly report: Report;
+    readonly summary: SummaryRecord;
+    /** What this target published for the report before, if anything: edit it, never post again. */
+    readonly existing: PostRecord | null;
+  }): Promise<Omit<PostRecord, 'updatedAt' | 'revisions'>>;
+}
+
+export interface PublishDeps {
+  readonly store: Store;
+  readonly targets: ReadonlyMap<string, PublishTarget>;
+  readonly logger: Logger;
+}
+
+/** `publish`: summary → post on one target, recorded so a repeat edits instead of duplicating. */
+export async function processPublish(
+  job: Job<JobDataMap['publish']>,
+  deps: PublishDeps,
+): Promise<PostRecord> {
+  const { reportId, target } = job.data;
+  const log = deps.logger.child({ stage: 'publish', jobId: job.id, reportId, target });
+  const adapter = deps.targets.get(target);
+  if (adapter === undefined)
+    throw new UnrecoverableError(`no publish target named "${target}" is configured`);
+  const [stored, summary, existing] = await Promise.all([
+    deps.store.getReport(reportId),
+    deps.store.getSummary(reportId),
+    deps.store.getPost(reportId, target),
+  ]);
+  if (stored === null || summary === null) {
+    throw new UnrecoverableError(
+      `report ${reportId} has no ${stored === null ? 'report' : 'summary'} yet; re-run it from summarize`,
+    );
+  }
+  const result = await adapter.publish({ reportId, report: stored.report, summary, existing });
+  const now = new Date().toISOString();
+  const record: PostRecord = { ...result, updatedAt: now, revisions: (existing?.revisions ?? 0) + 1 };
+  await deps.store.putPost(record);
+  await deps.store.setStage(reportId, 'publish', {
+    state: 'done',
+    at: now,
+    detail: `${target}: ${record.url}`,
+  });
+  log.info(
+    { url: record.url, edited: existing !== null },
+    existing === null ? 'post published' : 'post updated',
+  );
+  return record;
+}

@@ -1,0 +1,216 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { existsSync, mkdirSync, rmSync } from 'node:fs';
+import net from 'node:net';
+import path from 'node:path';
+import { AppError } from './app-error.js';
+import type { Logger } from './logger.js';
+
+export interface RedisServerOptions {
+  /** redis-server binary (name on PATH or a path). */
+  readonly bin: string;
+  /** Data directory (AOF files, the socket). Created if missing. */
+  readonly dir: string;
+  /** TCP port on 127.0.0.1; 0 picks a free one. Omit to listen on a unix socket in `dir` only. */
+  readonly port?: number;
+  readonly logger?: Logger;
+  /** How long to wait for "Ready to accept connections". */
+  readonly startTimeoutMs?: number;
+}
+
+/** A private redis-server: where it listens, and how to stop it. */
+export interface RunningRedis {
+  /** redis://127.0.0.1:PORT, or redis+unix path as `socket`. */
+  readonly url: string | null;
+  readonly socket: string | null;
+  readonly port: number | null;
+  /** False when an already running server (another isw-ko process's) was reused. */
+  readonly owned: boolean;
+  readonly pid: number | null;
+  /** SIGTERM (redis writes its AOF and exits), then SIGKILL after a grace period. Safe to call twice. */
+  stop(): Promise<void>;
+  /** SIGKILL, for crash tests. */
+  kill(): void;
+}
+
+const INSTALL_HINT =
+  'install it (Debian/Ubuntu: `apt-get install redis-server`, macOS: `brew install redis`), set REDIS_SERVER_BIN to its path, or set REDIS_URL to an existing Redis';
+
+/**
+ * Start a private redis-server for the embedded defaults and the tests: loopback only, AOF on
+ * (so a restart loses no queued job), `noeviction` (BullMQ must never lose keys to eviction), no
+ * RDB snapshots. With no port it listens on a unix socket under `dir`; a live server already on
+ * that socket (started by another isw-ko process) is reused rather than started twice.
+ */
+export async function startRedisServer(options: RedisServerOptions): Promise<RunningRedis> {
+  mkdirSync(options.dir, { recursive: true });
+  const socket = options.port === undefined ? path.resolve(options.dir, 'redis.sock') : null;
+  if (socket !== null && existsSync(socket)) {
+    if (await answersPing({ path: socket })) {
+      options.logger?.info({ socket }, 'reusing the embedded redis-server already running');
+      return reused(socket);
+    }
+    rmSync(socket, { force: true }); // stale socket of a server that died
+  }
+  const port = options.port === undefined ? 0 : options.port === 0 ? await freePort() : options.port;
+  const args = [
+    '--bind',
+    '127.0.0.1',
+    '--port',
+    String(port),
+    '--dir',
+    path.resolve(options.dir),
+    '--appendonly',
+    'yes',
+    '--appendfsync',
+    'everysec',
+    '--save',
+    '',
+    '--maxmemory-policy',
+    'noeviction',
+    '--protected-mode',
+    'yes',
+    '--daemonize',
+    'no',
+    '--loglevel',
+    'warning',
+  ];
+  if (socket !== null) args.push('--unixsocket', socket, '--unixsocketperm', '700');
+  const child = spawn(options.bin, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+  await waitReady(child, options, socket !== null ? { path: socket } : { host: '127.0.0.1', port });
+  options.logger?.info(
+    { pid: child.pid, port: port === 0 ? null : port, socket },
+    'embedded redis-server started',
+  );
+  let stopping: Promise<void> | null = null;
+  return {
+    url: port === 0 ? null : `redis://127.0.0.1:${port}`,
+    socket,
+    port: port === 0 ? null : port,
+    owned: true,
+    pid: child.pid ?? null,
+    stop: () => (stopping ??= stopChild(child)),
+    kill: () => {
+      child.kill('SIGKILL');
+    },
+  };
+}
+
+function reused(socket: string): RunningRedis {
+  return {
+    url: null,
+    socket,
+    port: null,
+    owned: false,
+    pid: null,
+    stop: () => Promise.resolve(),
+    kill: () => undefined,
+  };
+}
+
+async function waitReady(
+  child: ChildProcess,
+  options: RedisServerOptions,
+  target: PingTarget,
+): Promise<void> {
+  const timeoutMs = options.startTimeoutMs ?? 15_000;
+  let output = '';
+  const collect = (chunk: Buffer): void => {
+    output = (output + chunk.toString()).slice(-4000);
+  };
+  child.stdout?.on('data', collect);
+  child.stderr?.on('data', collect);
+  let failure: AppError | null = null;
+  child.once('error', (err: NodeJS.ErrnoException) => {
+    failure =
+      err.code === 'ENOENT'
+        ? new AppError(
+            'REDIS_SERVER_MISSING',
+            'user',
+            `redis-server was not found (tried "${options.bin}")`,
+            {
+              hint: INSTALL_HINT,
+              cause: err,
+            },
+          )
+        : new AppError(
+            'REDIS_SERVER_START',
+            'operational',
+            `redis-server could not be started: ${err.message}`,
+            { cause: err },
+          );
+  });
+  child.once('exit', (code) => {
+    failure ??= new AppError(
+      'REDIS_SERVER_START',
+      'operational',
+      `redis-server exited with code ${String(code)} before it was ready: ${output.trim()}`,
+    );
+  });
+  // Poll with PING rather than reading the log: the ready line is not printed at loglevel warning.
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    if (failure !== null) throw failure as AppError;
+    if (await answersPing(target)) return;
+    if (Date.now() > deadline) {
+      child.kill('SIGKILL');
+      throw new AppError(
+        'REDIS_SERVER_START',
+        'operational',
+        `redis-server did not answer within ${timeoutMs} ms: ${output.trim()}`,
+      );
+    }
+    await new Promise((r) => setTimeout(r, 25));
+  }
+}
+
+async function stopChild(child: ChildProcess): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return;
+  const exited = new Promise<void>((resolve) =>
+    child.once('exit', () => {
+      resolve();
+    }),
+  );
+  child.kill('SIGTERM');
+  const grace = setTimeout(() => child.kill('SIGKILL'), 10_000);
+  grace.unref();
+  await exited;
+  clearTimeout(grace);
+}
+
+/** A TCP port that was free a moment ago on 127.0.0.1. */
+export function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = net.createServer();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const address = server.address();
+      const port = typeof address === 'object' && address !== null ? address.port : 0;
+      server.close(() => {
+        resolve(port);
+      });
+    });
+  });
+}
+
+/** True when something on that address answers the Redis PING with PONG within a second. */
+type PingTarget = { path: string } | { host: string; port: number };
+
+export function answersPing(target: PingTarget): Promise<boolean> {
+  return new Promise((resolve) => {
+    const sock = 'path' in target ? net.connect(target.path) : net.connect(target.port, target.host);
+    const done = (ok: boolean): void => {
+      sock.destroy();
+      resolve(ok);
+    };
+    sock.setTimeout(1000, () => {
+      done(false);
+    });
+    sock.once('error', () => {
+      done(false);
+    });
+    sock.once('connect', () => sock.write('PING\r\n'));
+    sock.once('data', (d) => {
+      done(d.toString().startsWith('+PONG'));
+    });
+  });
+}
