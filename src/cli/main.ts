@@ -1,6 +1,11 @@
 import { Command, CommanderError } from 'commander';
 import { configTableMarkdown, describeEnv, loadEnv, type Env } from '../config/index.js';
+import { readFile } from 'node:fs/promises';
+import { QUEUE_NAMES, type QueueName } from '../queue/names.js';
 import { AppError } from '../shared/app-error.js';
+import type { Logger } from '../shared/logger.js';
+import { startApp } from './app.js';
+import { formatDoctor, runDoctor } from './doctor.js';
 import { parseOptionsFrom } from './context.js';
 import { previewCommand } from './preview.js';
 
@@ -22,7 +27,9 @@ export function buildProgram(env: () => Env): Command {
 
   program
     .command('config')
-    .description('print the effective configuration (secrets hidden), or with --markdown the table of all settings')
+    .description(
+      'print the effective configuration (secrets hidden), or with --markdown the table of all settings',
+    )
     .option('--markdown', 'print the README configuration table')
     .action((opts: { markdown?: boolean }) => {
       if (opts.markdown === true) {
@@ -32,7 +39,98 @@ export function buildProgram(env: () => Env): Command {
       for (const row of describeEnv(env())) process.stdout.write(`${row.variable.padEnd(28)} ${row.value}\n`);
     });
 
+  program
+    .command('run')
+    .description('run everything in one process: inbox, all workers (embedded Redis when REDIS_URL is unset)')
+    .action(async () => {
+      const app = await startApp(env(), { workers: QUEUE_NAMES, inbox: true });
+      await untilSignal(app.logger);
+      await app.close();
+    });
+
+  program
+    .command('worker')
+    .description('run workers for some stages only, e.g. on another machine sharing one Redis')
+    .option('--queues <names>', `comma-separated stages (${QUEUE_NAMES.join(', ')})`, QUEUE_NAMES.join(','))
+    .action(async (opts: { queues: string }) => {
+      const app = await startApp(env(), { workers: parseQueues(opts.queues), inbox: false });
+      await untilSignal(app.logger);
+      await app.close();
+    });
+
+  program
+    .command('ingest')
+    .description('queue .eml files by hand (the same email twice is processed once)')
+    .argument('<files...>', 'RFC 5322 email files')
+    .action(async (files: string[]) => {
+      const app = await startApp(env(), { workers: [], inbox: false });
+      try {
+        for (const file of files) {
+          const { emailId, jobId } = await app.pipeline.enqueueEmail(await readFile(file), {
+            kind: 'cli',
+            ref: file,
+          });
+          process.stdout.write(`${file}: queued as ${jobId} (email ${emailId})\n`);
+        }
+      } finally {
+        await app.close();
+      }
+    });
+
+  program
+    .command('doctor')
+    .description('check every configured part and say what to fix; exits non-zero on any failure')
+    .action(async () => {
+      const results = await runDoctor(env());
+      process.stdout.write(`${formatDoctor(results)}\n`);
+      if (results.some((r) => !r.ok)) process.exitCode = 1;
+    });
+
+  program
+    .command('jobs')
+    .description('job counts per queue and state')
+    .action(async () => {
+      const app = await startApp(env(), { workers: [], inbox: false });
+      try {
+        const counts = await app.pipeline.counts();
+        for (const [queue, byState] of Object.entries(counts)) {
+          const cells = Object.entries(byState).map(([state, n]) => `${state} ${n}`);
+          process.stdout.write(`${queue.padEnd(10)} ${cells.join('  ')}\n`);
+        }
+      } finally {
+        await app.close();
+      }
+    });
+
   return program;
+}
+
+function parseQueues(list: string): QueueName[] {
+  const names = list
+    .split(',')
+    .map((s) => s.trim())
+    .filter((s) => s.length > 0);
+  const bad = names.filter((n) => !(QUEUE_NAMES as readonly string[]).includes(n));
+  if (bad.length > 0 || names.length === 0) {
+    throw new AppError('BAD_QUEUES', 'user', `unknown queue name(s): ${bad.join(', ') || '(none given)'}`, {
+      hint: `use a comma-separated list of ${QUEUE_NAMES.join(', ')}`,
+    });
+  }
+  return names as QueueName[];
+}
+
+/** Resolve on the first SIGINT or SIGTERM: the caller then shuts down gracefully. */
+function untilSignal(logger: Logger): Promise<void> {
+  return new Promise((resolve) => {
+    const onSignal = (signal: NodeJS.Signals): void => {
+      logger.info({ signal }, 'shutting down: finishing current jobs');
+      process.off('SIGINT', onSignal);
+      process.off('SIGTERM', onSignal);
+      resolve();
+    };
+    process.on('SIGINT', onSignal);
+    process.on('SIGTERM', onSignal);
+  });
 }
 
 /** Run the CLI; turns every known error into one clear line and an exit code. */

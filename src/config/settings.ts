@@ -108,6 +108,19 @@ export const SETTINGS = {
     description: 'Binary used for the embedded Redis when REDIS_URL is unset.',
     group: 'Queues',
   }),
+  JOB_LOCK_MS: setting({
+    schema: durationMs.optional(),
+    expects: 'a whole number of milliseconds > 0',
+    description:
+      'How long a worker holds a job before others may take it as stalled. Default: twice LLM_TIMEOUT_MS plus 30 s.',
+    group: 'Queues',
+  }),
+  JOB_STALLED_CHECK_MS: setting({
+    schema: durationMs.default(30_000),
+    expects: 'a whole number of milliseconds > 0',
+    description: 'How often workers look for jobs whose worker died (they are then run again).',
+    group: 'Queues',
+  }),
   OPENAI_API_KEY: setting({
     schema: z.string().min(1).optional(),
     expects: 'an API key',
@@ -154,6 +167,19 @@ export const SETTINGS = {
     description: 'Used to estimate the cost of each summary.',
     group: 'LLM',
   }),
+  TEMPLATES_DIR: setting({
+    schema: z.string().min(1).optional(),
+    expects: 'a directory path',
+    description: 'Handlebars templates (post, digest, pages). Default: the templates/ shipped with isw-ko.',
+    group: 'Publishing',
+  }),
+  PROMPTS_DIR: setting({
+    schema: z.string().min(1).optional(),
+    expects: 'a directory path',
+    description:
+      'System prompt, user template, glossary and categories. Default: the prompts/ shipped with isw-ko.',
+    group: 'LLM',
+  }),
   BOARD_DIR: setting({
     schema: z.string().min(1).optional(),
     expects: 'a directory path',
@@ -171,6 +197,313 @@ export const SETTINGS = {
     expects: 'domain=short name pairs, e.g. eebrief.example.org=EEB,kyivindependent.com=KI',
     description: 'Short names prefixed to titles of non-ISW newsletters (default: the sender name).',
     group: 'Publishing',
+  }),
+  IMAP_HOST: setting({
+    schema: z.string().min(1).optional(),
+    expects: 'a host name or IP address, e.g. imap.gmail.com',
+    description:
+      'IMAP server of the mailbox subscribed to ISW. Unset: the drop folder (INBOX_DIR) is the inbox.',
+    group: 'IMAP',
+  }),
+  IMAP_PORT: setting({
+    schema: z.coerce.number().int().min(1).max(65535).optional(),
+    expects: 'a TCP port from 1 to 65535',
+    description: 'Default: 993 with IMAP_TLS=implicit, 143 otherwise.',
+    group: 'IMAP',
+  }),
+  IMAP_TLS: setting({
+    schema: z.enum(['implicit', 'starttls', 'none']).default('implicit'),
+    expects: 'implicit, starttls or none',
+    description:
+      '`implicit`: TLS from the first byte (port 993); `starttls`: upgrade a plain connection, refusing to go on without TLS; `none`: no TLS (loopback test servers only).',
+    group: 'IMAP',
+  }),
+  IMAP_USER: setting({
+    schema: z.string().min(1).optional(),
+    expects: 'the login name, usually the full address',
+    description: 'Login of the mailbox. Required with IMAP_HOST.',
+    group: 'IMAP',
+  }),
+  IMAP_PASSWORD: setting({
+    schema: z.string().min(1).optional(),
+    expects: 'a password (Gmail, Naver, Daum: an app password)',
+    description: 'Password of IMAP_USER. Set this or IMAP_ACCESS_TOKEN.',
+    group: 'IMAP',
+    secret: true,
+  }),
+  IMAP_ACCESS_TOKEN: setting({
+    schema: z.string().min(1).optional(),
+    expects: 'an OAuth2 access token',
+    description: 'OAuth2 bearer token (XOAUTH2/OAUTHBEARER), instead of a password (Gmail, Outlook).',
+    group: 'IMAP',
+    secret: true,
+  }),
+  IMAP_MAILBOX: setting({
+    schema: z.string().min(1).default('INBOX'),
+    expects: 'a mailbox (folder) name',
+    description: 'Folder watched for new mail.',
+    group: 'IMAP',
+  }),
+  IMAP_PROCESSED: setting({
+    schema: z
+      .string()
+      .regex(/^(?:flag:\\?[^\s(){}%*"\\\]]+|move:.+)$/)
+      .default('flag:IswKoProcessed'),
+    expects: 'flag:NAME (a keyword or \\Seen) or move:FOLDER',
+    description:
+      'What happens to a message once it is queued: a keyword set on it, or a move to a folder. Mail is never deleted.',
+    group: 'IMAP',
+  }),
+  IMAP_IDLE: setting({
+    schema: boolish.default(true),
+    expects: 'true or false',
+    description: 'Use IMAP IDLE for push (new mail within a second). `false`: poll every IMAP_POLL_MS.',
+    group: 'IMAP',
+  }),
+  IMAP_POLL_MS: setting({
+    schema: durationMs.default(30_000),
+    expects: 'a whole number of milliseconds > 0',
+    description:
+      'How often the mailbox is checked when the server has no IDLE, and as a safety net (and liveness check) beside IDLE.',
+    group: 'IMAP',
+  }),
+  IMAP_WATCHDOG_HOURS: setting({
+    schema: z.coerce.number().positive().default(36),
+    expects: 'a number of hours > 0',
+    description: 'Warn (log, /readyz, doctor) when no genuine ISW report has arrived for this long.',
+    group: 'IMAP',
+  }),
+  SENDER_ALLOWLIST: setting({
+    schema: csv.default(['understandingwar.org', 'criticalthreats.org', 'criticalthreats@aei.org']),
+    expects: 'a comma-separated list of domains and addresses',
+    description:
+      'Who may post: From domains (subdomains included) or exact From addresses. Everything else is ignored.',
+    group: 'Senders',
+  }),
+  SENDER_REWRITE_DOMAINS: setting({
+    schema: csv.default(['ccsend.com']),
+    expects: 'a comma-separated list of domains',
+    description:
+      "Constant Contact's From-rewrite domains (`publications-understandingwar.org@shared1.ccsend.com`): the address inside the rewrite is checked against SENDER_ALLOWLIST.",
+    group: 'Senders',
+  }),
+  SENDER_VERIFY: setting({
+    schema: z.enum(['verify', 'trust-header', 'off']).default('verify'),
+    expects: 'verify, trust-header or off',
+    description:
+      '`verify`: check DKIM/SPF/DMARC ourselves; `trust-header`: trust the Authentication-Results of SENDER_TRUSTED_AUTHSERV; `off`: no check (trusted setups only).',
+    group: 'Senders',
+  }),
+  SENDER_TRUSTED_AUTHSERV: setting({
+    schema: csv.default([]),
+    expects: 'a comma-separated list of authserv-ids, e.g. mx.google.com',
+    description:
+      'Receiving servers whose Authentication-Results header is trusted with SENDER_VERIFY=trust-header.',
+    group: 'Senders',
+  }),
+  SENDER_TRUSTED_FORWARDERS: setting({
+    schema: csv.default([]),
+    expects: 'a comma-separated list of email addresses',
+    description:
+      'Operators whose (authenticated) forwards of ISW mail are accepted; the forwarded original is what gets parsed.',
+    group: 'Senders',
+  }),
+  PUBLISH_TARGETS: setting({
+    schema: csv.pipe(z.array(z.enum(['file', 'rhymix', 'webhook'])).min(1)).optional(),
+    expects: 'a comma-separated list of file, rhymix, webhook',
+    description:
+      'Where every post goes; each target keeps its own status per report. Default: `file` plus `rhymix` and `webhook` when configured.',
+    group: 'Publishing',
+  }),
+  RHYMIX_URL: setting({
+    schema: z.url({ protocol: /^https?$/ }).optional(),
+    expects: "the site's root URL (where index.php lives), e.g. https://board.example.kr/",
+    description: 'Rhymix or XE 1.x site to post to. Setting it turns the `rhymix` target on.',
+    group: 'Rhymix',
+  }),
+  RHYMIX_MID: setting({
+    schema: z
+      .string()
+      .regex(/^[a-zA-Z][a-zA-Z0-9_]*$/)
+      .optional(),
+    expects: 'the board id from its address (`mid`), e.g. isw',
+    description: 'The board (module id) posts go to.',
+    group: 'Rhymix',
+  }),
+  RHYMIX_USER: setting({
+    schema: z.string().min(1).optional(),
+    expects: "the member's login id (user id or email, as the site's login form asks)",
+    description:
+      "Member account that writes the posts (not an admin: the board filters its HTML like a person's).",
+    group: 'Rhymix',
+  }),
+  RHYMIX_PASSWORD: setting({
+    schema: z.string().min(1).optional(),
+    expects: "the member's password",
+    description: 'Password of RHYMIX_USER.',
+    group: 'Rhymix',
+    secret: true,
+  }),
+  RHYMIX_CATEGORY: setting({
+    schema: z.string().min(1).optional(),
+    expects: 'a category name of the board (or its category_srl)',
+    description:
+      "Category of every post, by name; checked at start-up (the error lists the board's categories). Required on boards with categories.",
+    group: 'Rhymix',
+  }),
+  RHYMIX_TAGS: setting({
+    schema: csv.default([]),
+    expects: 'a comma-separated list of tags',
+    description: 'Tags added to every post, besides its categories, countries and machine tag.',
+    group: 'Rhymix',
+  }),
+  RHYMIX_ALLOW_COMMENTS: setting({
+    schema: boolish.default(true),
+    expects: 'true or false',
+    description: 'Whether readers may comment on the posts (sent on every create and edit).',
+    group: 'Rhymix',
+  }),
+  RHYMIX_SOURCE_EXTRA_VAR: setting({
+    schema: z.coerce.number().int().min(1).max(99).optional(),
+    expects: "the number N of the board's extra variable (extra_varsN) for the source URL",
+    description: 'Board extra variable that gets the ISW source URL, when the board has one.',
+    group: 'Rhymix',
+  }),
+  RHYMIX_MIN_INTERVAL_MS: setting({
+    schema: z.coerce.number().int().min(0).default(60_000),
+    expects: 'a whole number of milliseconds >= 0 (keep it >= 10000 for the spam filter)',
+    description:
+      "Minimum time between two writes to the site, across all isw-ko processes (via Redis). Rhymix's spam filter allows one post per 10 s per IP.",
+    group: 'Rhymix',
+  }),
+  RHYMIX_FLAVOR: setting({
+    schema: z.enum(['rhymix', 'xe']).default('rhymix'),
+    expects: 'rhymix or xe',
+    description: '`xe` for XpressEngine 1.x sites (no CSRF token, Referer check only).',
+    group: 'Rhymix',
+  }),
+  RHYMIX_MAX_CONTENT_KB: setting({
+    schema: z.coerce.number().int().positive().optional(),
+    expects: 'a whole number of KB > 0',
+    description:
+      "The board's document size limit (document_length_limit), when one is set: larger posts fail before they are sent.",
+    group: 'Rhymix',
+  }),
+  RHYMIX_TIMEOUT_MS: setting({
+    schema: durationMs.default(30_000),
+    expects: 'a whole number of milliseconds > 0',
+    description: 'Timeout of one request to the board.',
+    group: 'Rhymix',
+  }),
+  WEBHOOK_URL: setting({
+    schema: z.url({ protocol: /^https?$/ }).optional(),
+    expects: 'an http(s) URL',
+    description: 'Receiver of every post as signed JSON. Setting it turns the `webhook` target on.',
+    group: 'Webhook',
+  }),
+  WEBHOOK_SECRET: setting({
+    schema: z.string().min(16).optional(),
+    expects: 'a shared secret of at least 16 characters, e.g. from `openssl rand -hex 32`',
+    description: 'Key of the HMAC-SHA256 signature in `X-IswKo-Signature` (required with WEBHOOK_URL).',
+    group: 'Webhook',
+    secret: true,
+  }),
+  WEBHOOK_TIMEOUT_MS: setting({
+    schema: durationMs.default(15_000),
+    expects: 'a whole number of milliseconds > 0',
+    description: 'Timeout of one webhook delivery; a timeout is retried by the queue.',
+    group: 'Webhook',
+  }),
+  SMTP_URL: setting({
+    schema: z.url({ protocol: /^smtps?$/ }).optional(),
+    expects: 'an smtp:// or smtps:// URL, e.g. smtps://user:password@smtp.example.org:465',
+    description:
+      'SMTP server for digests and confirmation emails. Unset: every message is written as an `.eml` file to OUTBOX_DIR instead.',
+    group: 'Mail',
+    secret: true,
+  }),
+  MAIL_FROM: setting({
+    schema: z
+      .string()
+      .regex(/^(?:[^<>]*<[^\s<>@]+@[^\s<>@]+>|[^\s<>@]+@[^\s<>@]+)$/)
+      .default('ISW 브리핑 <isw-ko@localhost>'),
+    expects: 'an address, optionally with a display name: `ISW 브리핑 <briefing@example.org>`',
+    description: 'Sender of every email (its domain also names the Message-IDs).',
+    group: 'Mail',
+  }),
+  MAIL_RATE_PER_SECOND: setting({
+    schema: z.coerce.number().int().min(0).default(10),
+    expects: 'a whole number of messages per second, 0 for no limit',
+    description: 'Messages handed to SMTP per second across all worker processes (a BullMQ rate limiter).',
+    group: 'Mail',
+  }),
+  MAIL_POOL_SIZE: setting({
+    schema: z.coerce.number().int().min(1).max(50).default(5),
+    expects: 'a whole number from 1 to 50',
+    description: 'SMTP connections kept open per worker process (nodemailer pool).',
+    group: 'Mail',
+  }),
+  OUTBOX_DIR: setting({
+    schema: z.string().min(1).optional(),
+    expects: 'a directory path',
+    description:
+      'Where messages are written as `.eml` files when SMTP_URL is unset. Default: DATA_DIR/outbox.',
+    group: 'Mail',
+  }),
+  PUBLIC_BASE_URL: setting({
+    schema: z.url({ protocol: /^https?$/ }).default('http://localhost:8080'),
+    expects: 'the public http(s) URL of the admin server, e.g. https://isw.example.org',
+    description:
+      'Base of the subscribe, confirm and unsubscribe links in emails. Must be https in production (RFC 8058 one-click unsubscribe requires it).',
+    group: 'Mail',
+  }),
+  UNSUBSCRIBE_MAILTO: setting({
+    schema: z.email().optional(),
+    expects: 'an email address, e.g. unsubscribe@example.org',
+    description:
+      'The mailto: address of the List-Unsubscribe header (RFC 2369). Default: the MAIL_FROM address.',
+    group: 'Mail',
+  }),
+  TOKEN_SECRET: setting({
+    schema: z.string().min(32).optional(),
+    expects: 'a random string of at least 32 characters, e.g. from `openssl rand -base64 48`',
+    description:
+      'Key of the HMAC that signs confirm and unsubscribe links. Required in production; in development a generated key is kept in DATA_DIR/token-secret (with a warning). Changing it invalidates every link already sent.',
+    group: 'Mail',
+    secret: true,
+  }),
+  DIGEST_TIME: setting({
+    schema: z
+      .string()
+      .regex(/^([01]\d|2[0-3]):[0-5]\d$/)
+      .default('08:00'),
+    expects: 'a time of day as HH:MM (24-hour clock)',
+    description: 'When daily digests are sent, in DIGEST_TIME_ZONE.',
+    group: 'Mail',
+  }),
+  DIGEST_TIME_ZONE: setting({
+    schema: z
+      .string()
+      .refine((tz) => {
+        try {
+          new Intl.DateTimeFormat('en-US', { timeZone: tz });
+          return true;
+        } catch {
+          // Intl throws a RangeError for an unknown zone: that is the answer, not an error to report.
+          return false;
+        }
+      }, 'not an IANA time zone')
+      .default('Asia/Seoul'),
+    expects: 'an IANA time zone name, e.g. Asia/Seoul',
+    description: 'Time zone of DIGEST_TIME and of the dates in digests.',
+    group: 'Mail',
+  }),
+  BOUNCE_LIMIT: setting({
+    schema: z.coerce.number().int().min(1).max(100).default(3),
+    expects: 'a whole number from 1 to 100',
+    description:
+      'Permanent (5xx) rejections of a subscriber in a row before they are marked bounced and no longer mailed.',
+    group: 'Mail',
   }),
 } as const satisfies Record<string, Setting>;
 

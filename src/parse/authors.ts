@@ -1,4 +1,7 @@
-const NAME_WORD = /^(?:[A-Z][\p{L}'’.-]*|[A-Z]\.|de|del|van|von|al|bin|da|la|le)$/u;
+// A capitalised word in any script's capitals ("Élodie", "Ólafur"), an initial, a lower-case
+// particle, or an Arabic article joined to the name ("al-Rashid", "el-Sayed").
+const NAME_WORD =
+  /^(?:\p{Lu}[\p{L}'’.-]*|\p{Lu}\.|(?:al|el|ad|ar|as|ash|at|an)-\p{Lu}[\p{L}'’.-]*|de|del|van|von|al|bin|da|la|le)$/u;
 
 /**
  * Split a byline ("A, B, C, and D with E", "By A and B") into names; null when the text does not

@@ -16,7 +16,8 @@ const FIELD =
 
 /**
  * Find an inline forward in the blocks: the marker line, then the quoted header lines (in the
- * marker's block, one per `<br>`, or one per following block as Apple Mail writes them).
+ * marker's block, one per `<br>`, or one per following block as Apple Mail writes them); or, as
+ * Outlook (desktop and web) writes it, a block of quoted header lines with no marker at all.
  * Returns the quoted headers and the blocks of the original message, or null when the blocks are
  * not a forward.
  */
@@ -26,8 +27,11 @@ export function findInlineForward(
   for (let i = 0; i < blocks.length; i += 1) {
     const block = blocks[i];
     if (block === undefined) continue;
-    const markerLine = block.lines.findIndex((l) => MARKER.test(l));
-    if (markerLine < 0) continue;
+    let markerLine = block.lines.findIndex((l) => MARKER.test(l));
+    if (markerLine < 0) {
+      if (!isBareHeaderBlock(block.lines)) continue;
+      markerLine = -1; // the header lines start at the block's first line
+    }
     const fields = new Map<string, string>();
     // Reads header lines into `fields`; true when every line was one (the block is all header).
     const take = (lines: readonly string[]): boolean => {
@@ -53,6 +57,25 @@ export function findInlineForward(
     };
   }
   return null;
+}
+
+/**
+ * Outlook's forward has no marker line, only a rule and "From: / Sent: / To: / Subject:" lines in
+ * one block. Such a block counts as a quoted header only when every line is a header field, the
+ * first is From, and a date and a subject are there too: body text does not look like that.
+ */
+function isBareHeaderBlock(lines: readonly string[]): boolean {
+  const names = lines.map((line) => {
+    const m = FIELD.exec(line);
+    return m === null ? null : normaliseField(m[1] ?? '');
+  });
+  return (
+    names.length >= 3 &&
+    names[0] === 'from' &&
+    names.every((n) => n !== null) &&
+    names.includes('date') &&
+    names.includes('subject')
+  );
 }
 
 function normaliseField(name: string): string {

@@ -89,10 +89,22 @@ export function readLayout(all: readonly Block[], options: { knownProduct: strin
   // 3. The body.
   let expectTakeaways = false;
   let takeawayList: number | null = null;
-  let openList: { id: number; ordered: boolean; items: string[] } | null = null;
+  // A list with the lists nested in it: one paragraph, its items in document order with their levels.
+  let openList: {
+    rootId: number;
+    baseDepth: number;
+    ordered: boolean;
+    items: string[];
+    levels: number[];
+  } | null = null;
   const closeList = (): void => {
     if (openList !== null && openList.items.length > 0) {
-      paragraphs.push({ type: 'list', ordered: openList.ordered, items: openList.items });
+      const { ordered, items, levels } = openList;
+      paragraphs.push(
+        levels.some((l) => l > 0)
+          ? { type: 'list', ordered, items, levels }
+          : { type: 'list', ordered, items },
+      );
     }
     openList = null;
   };
@@ -119,11 +131,22 @@ export function readLayout(all: readonly Block[], options: { knownProduct: strin
         ];
         continue;
       }
-      if (openList === null || openList.id !== b.list.id) {
+      // A nested list continues the list it is in (blocks of one list tree come one after the
+      // other); a new top-level list starts a new paragraph.
+      const continues =
+        openList !== null && (b.list.id === openList.rootId || b.list.depth > openList.baseDepth);
+      if (openList === null || !continues) {
         closeList();
-        openList = { id: b.list.id, ordered: b.list.ordered, items: [] };
+        openList = {
+          rootId: b.list.id,
+          baseDepth: b.list.depth,
+          ordered: b.list.ordered,
+          items: [],
+          levels: [],
+        };
       }
       openList.items.push(b.text);
+      openList.levels.push(b.list.depth - openList.baseDepth);
       continue;
     }
     closeList();
@@ -174,7 +197,10 @@ function footerStart(blocks: readonly Block[]): number {
 
 function toLink(b: Block): ReportLink {
   const link = b.links.find((l) => l.href.length > 0) ?? { href: '', text: '' };
-  return { kind: linkKind(b.text), text: b.text, url: link.href };
+  // A plain-text email writes the URL in the line ("Click here … <https://…>"): it is the link's
+  // url, not part of its text.
+  const text = b.text.replace(/\s*<?https?:\/\/[^\s<>"]+>?/g, '').trim();
+  return { kind: linkKind(text), text: text.length > 0 ? text : b.text, url: link.href };
 }
 
 function linkKind(text: string): ReportLinkKind {

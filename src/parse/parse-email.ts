@@ -104,7 +104,7 @@ async function parseAt(bytes: Buffer, options: ParseOptions, depth: number): Pro
     forwardedBy = outer.from;
     from = parseMailbox(forward.headers.from) ?? outer.from;
     subject = forward.headers.subject ?? cleanSubject(outer.subject);
-    headerDate = parseQuotedDate(forward.headers.date) ?? outer.date;
+    headerDate = parseQuotedDate(forward.headers.date, zoneOffset(mime.rawDate)) ?? outer.date;
     blocks = forward.rest;
   }
   if (!blocks.some((b) => b.text.length > 0)) {
@@ -218,7 +218,15 @@ function publishedAt(
 ): { iso: string; source: Report['publishedAtSource'] } {
   if (body.date !== null && body.date.hasTime)
     return { iso: zonedIso(body.date.wall, ISW_TIME_ZONE), source: 'body' };
-  if (headerDate !== null) return { iso: isoInZone(headerDate, ISW_TIME_ZONE), source: 'header' };
+  // To the minute: Gmail and Outlook quote the original's Date to the minute only, and an inline
+  // forward must give the same report (and fingerprint) as the email itself. ISW's own dates
+  // have minutes only too; a send time's seconds say nothing about the publication.
+  if (headerDate !== null) {
+    return {
+      iso: isoInZone(new Date(Math.floor(headerDate.getTime() / 60_000) * 60_000), ISW_TIME_ZONE),
+      source: 'header',
+    };
+  }
   if (body.date !== null) return { iso: zonedIso(body.date.wall, ISW_TIME_ZONE), source: 'body' };
   const fallback = received === null ? new Date() : new Date(received);
   return { iso: isoInZone(fallback, ISW_TIME_ZONE), source: 'header' };
@@ -234,11 +242,22 @@ function parseMailbox(value: string | null): Mailbox | null {
 }
 
 /**
- * A quoted "Date:" line: RFC 5322 ("Sun, 2 Mar 2025 22:14:09 -0500"), Gmail ("Sun, Mar 2, 2025
- * at 10:14 PM"), Apple ("March 2, 2025 at 10:14:09 PM EST"). Without a zone it is read as US
- * Eastern time, ISW's own.
+ * The numeric zone of an RFC 5322 date ("… 14:14:09 +0900" → "+0900"); null without one, or for
+ * "-0000", which RFC 5322 §3.3 defines as "no information about the local time zone".
  */
-function parseQuotedDate(value: string | null): Date | null {
+function zoneOffset(rawDate: string | null): string | null {
+  const m = /\s([+-]\d{4})(?:\s*\([^)]*\))?\s*$/.exec(rawDate ?? '');
+  return m === null || m[1] === '-0000' ? null : (m[1] ?? null);
+}
+
+/**
+ * A quoted "Date:" line: RFC 5322 ("Sun, 2 Mar 2025 22:14:09 -0500"), Gmail ("Sun, Mar 2, 2025
+ * at 10:14 PM"), Apple ("March 2, 2025 at 10:14:09 PM EST"), Outlook ("Sunday, March 2, 2025
+ * 10:14 PM"). Gmail and Outlook write no zone: the time is on the forwarder's clock, so it is read
+ * in the zone of the forward's own Date header (`senderOffset`, e.g. "+0900" for a reader in
+ * Seoul), and as US Eastern time, ISW's own, when that is unknown.
+ */
+function parseQuotedDate(value: string | null, senderOffset: string | null): Date | null {
   if (value === null) return null;
   const cleaned = value
     .replace(/\s+at\s+/i, ' ')
@@ -248,6 +267,10 @@ function parseQuotedDate(value: string | null): Date | null {
   if (zoned) {
     const t = Date.parse(cleaned);
     return Number.isNaN(t) ? null : new Date(t);
+  }
+  if (senderOffset !== null) {
+    const t = Date.parse(`${cleaned} ${senderOffset}`);
+    if (!Number.isNaN(t)) return new Date(t);
   }
   const wallUtc = Date.parse(`${cleaned} UTC`);
   if (Number.isNaN(wallUtc)) return null;

@@ -11,6 +11,11 @@ import { ParseError } from './parse-error.js';
 /** What the MIME layer gives the rest of the parser: headers, the text parts, attached emails. */
 export interface MimeContent {
   readonly headers: Headers;
+  /**
+   * The Date header as written ("Mon, 03 Mar 2025 14:14:09 +0900"); mailparser's Date object
+   * drops the offset, which tells in which zone the sender's client (a forwarder's) was.
+   */
+  readonly rawDate: string | null;
   readonly html: string | null;
   readonly text: string | null;
   /** Raw bytes of `message/rfc822` parts (a forwarded email sent as an attachment). */
@@ -25,15 +30,22 @@ export interface ReadMimeOptions {
 
 // A header section starts with a field name and a colon (RFC 5322 §2.2); mbox "From " lines are tolerated.
 const HEADER_LINE = /^(?:[!-9;-~]+:|From )/;
-// U+FFFD is what a decoder writes for bytes that are not in the declared charset.
-const REPLACEMENT = /\uFFFD/g;
+// U+FFFD is what a decoder writes for bytes that are not in the declared charset. C0 control
+// characters (all but tab, CR, LF, VT and FF) are what a UTF-16 text read as an 8-bit
+// charset turns into ("П" is 1F 04): they never occur in real mail text either.
+// eslint-disable-next-line no-control-regex -- control characters are exactly what this looks for
+const UNDECODED = /[\uFFFD\x00-\x08\x0E-\x1F]/g;
 
 /**
  * Stream the message through mailparser. Text parts are decoded; attachments are drained as they
  * stream by (a 30 MB PDF is never held), except attached emails, which are kept for a second pass.
  * `ignoreEmbedded` keeps mailparser from splicing an attached email's body into the outer one.
  */
-export async function readMime(raw: Buffer, options: ReadMimeOptions): Promise<MimeContent> {
+export async function readMime(input: Buffer, options: ReadMimeOptions): Promise<MimeContent> {
+  // White space before the first header line (a saved file with a stray blank line) is dropped
+  // here, not only in the check below: mailparser would read a leading blank line as the end of an
+  // empty header section and the real headers as body text.
+  const raw = input.subarray(leadingWhiteSpace(input));
   checkHeaderSection(raw);
   const parser = new MailParser({
     skipHtmlToText: true,
@@ -44,6 +56,7 @@ export async function readMime(raw: Buffer, options: ReadMimeOptions): Promise<M
   } as ConstructorParameters<typeof MailParser>[0]);
 
   let headers: Headers | undefined;
+  let rawDate: string | null = null;
   let html: string | null = null;
   let text: string | null = null;
   const attachedMessages: Buffer[] = [];
@@ -52,6 +65,14 @@ export async function readMime(raw: Buffer, options: ReadMimeOptions): Promise<M
   const done = new Promise<void>((resolve, reject) => {
     parser.on('headers', (h: Headers) => {
       headers = h;
+    });
+    parser.on('headerLines', (lines: readonly { key: string; line: string }[]) => {
+      const line = lines.find((l) => l.key === 'date')?.line;
+      if (line !== undefined)
+        rawDate = line
+          .slice(line.indexOf(':') + 1)
+          .replace(/\s+/g, ' ')
+          .trim();
     });
     parser.on('data', (data: AttachmentStream | MessageText) => {
       if (data.type === 'text') {
@@ -79,7 +100,7 @@ export async function readMime(raw: Buffer, options: ReadMimeOptions): Promise<M
   checkMultipart(headers, raw);
   const decoded = { html: html as string | null, text: text as string | null };
   checkCharset(raw, decoded);
-  return { headers, html: decoded.html, text: decoded.text, attachedMessages, warnings };
+  return { headers, rawDate, html: decoded.html, text: decoded.text, attachedMessages, warnings };
 }
 
 function consumeAttachment(
@@ -105,8 +126,15 @@ function consumeAttachment(
   });
 }
 
+/** How many bytes of white space (SP, HTAB, CR, LF) the message starts with. */
+function leadingWhiteSpace(raw: Buffer): number {
+  let i = 0;
+  while (i < raw.length && (raw[i] === 0x20 || raw[i] === 0x09 || raw[i] === 0x0d || raw[i] === 0x0a)) i += 1;
+  return i;
+}
+
 function checkHeaderSection(raw: Buffer): void {
-  const head = raw.subarray(0, 2048).toString('latin1').replace(/^\s+/, '');
+  const head = raw.subarray(0, 2048).toString('latin1');
   const firstLine = head.split(/\r?\n/, 1)[0] ?? '';
   if (!HEADER_LINE.test(firstLine)) {
     throw new ParseError(
@@ -128,6 +156,15 @@ function checkMultipart(headers: Headers, raw: Buffer): void {
   if (!raw.includes(`--${boundary}`)) {
     throw new ParseError('MALFORMED_MIME', `the multipart boundary "${boundary}" never occurs in the body`);
   }
+  // RFC 2046 §5.1.1: a multipart body ends with the close delimiter "--boundary--". Without it
+  // the message was cut off (an interrupted download, a size-limited fetch), and mailparser would
+  // quietly return whatever part it was in the middle of: a report with its end missing.
+  if (!raw.includes(`--${boundary}--`)) {
+    throw new ParseError(
+      'MALFORMED_MIME',
+      `the message ends before the closing multipart boundary "--${boundary}--": it looks truncated`,
+    );
+  }
 }
 
 /**
@@ -137,7 +174,7 @@ function checkMultipart(headers: Headers, raw: Buffer): void {
  */
 function checkCharset(raw: Buffer, decoded: { html: string | null; text: string | null }): void {
   const sample = `${decoded.html ?? ''}${decoded.text ?? ''}`;
-  const bad = sample.match(REPLACEMENT)?.length ?? 0;
+  const bad = sample.match(UNDECODED)?.length ?? 0;
   // Only a text with undecodable bytes needs the (costly on a large message) look at what was declared.
   if (bad === 0) return;
   const declared = new Set<string>();

@@ -15,7 +15,16 @@ export interface ReportLink {
 /** A body paragraph, or a list inside the body (lists stay lists). */
 export type Paragraph =
   | { readonly type: 'text'; readonly text: string }
-  | { readonly type: 'list'; readonly ordered: boolean; readonly items: readonly string[] };
+  | {
+      readonly type: 'list';
+      readonly ordered: boolean;
+      readonly items: readonly string[];
+      /**
+       * Set only when the list has lists nested in it: each item's nesting level (0 = top), so
+       * `items[i]` sits under the nearest earlier item of a lower level. Absent: all at the top.
+       */
+      readonly levels?: readonly number[];
+    };
 
 export interface Mailbox {
   readonly name: string;

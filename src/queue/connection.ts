@@ -3,13 +3,44 @@ import { Redis } from 'ioredis';
 /** How to reach Redis: a URL, or the embedded server's unix socket. */
 export type RedisTarget = { readonly url: string } | { readonly socket: string };
 
+/** Plain ioredis connection options for a target (what BullMQ takes to open connections it owns). */
+export interface RedisConnectionOptions {
+  host?: string;
+  port?: number;
+  path?: string;
+  username?: string;
+  password?: string;
+  db?: number;
+  tls?: Record<string, never>;
+  connectionName: string;
+  /** BullMQ workers require null: their blocking commands must wait through a reconnect. */
+  maxRetriesPerRequest: null;
+}
+
 /**
- * A new ioredis connection. `maxRetriesPerRequest: null` is what BullMQ workers require (their
- * blocking commands must wait through a reconnect instead of failing).
+ * Options for a target. BullMQ is given options rather than a client so that it owns (and closes,
+ * and listens for errors on) every connection it opens, including the duplicates it makes for
+ * blocking commands.
  */
+export function redisOptions(target: RedisTarget, connectionName = 'isw-ko'): RedisConnectionOptions {
+  if ('socket' in target) return { path: target.socket, connectionName, maxRetriesPerRequest: null };
+  const u = new URL(target.url);
+  const db = Number(u.pathname.replace(/^\//, '') || 0);
+  return {
+    host: u.hostname,
+    port: Number(u.port || 6379),
+    ...(u.username === '' ? {} : { username: decodeURIComponent(u.username) }),
+    ...(u.password === '' ? {} : { password: decodeURIComponent(u.password) }),
+    ...(Number.isInteger(db) && db > 0 ? { db } : {}),
+    ...(u.protocol === 'rediss:' ? { tls: {} } : {}),
+    connectionName,
+    maxRetriesPerRequest: null,
+  };
+}
+
+/** A new ioredis client of our own (the store, the CLI); the caller listens for errors and quits it. */
 export function createRedis(target: RedisTarget, connectionName = 'isw-ko'): Redis {
-  if ('url' in target) return new Redis(target.url, { maxRetriesPerRequest: null, connectionName });
-  return new Redis({ path: target.socket, maxRetriesPerRequest: null, connectionName });
+  return new Redis(redisOptions(target, connectionName));
 }
 
 /** Where the target points, without any password, for logs. */

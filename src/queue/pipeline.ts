@@ -5,7 +5,7 @@ import { AppError, isAppError } from '../shared/app-error.js';
 import type { Logger } from '../shared/logger.js';
 import type { SummaryRecord } from '../summarize/summary.js';
 import { isFinalAttempt } from './attempts.js';
-import { createRedis, describeTarget, type RedisTarget } from './connection.js';
+import { createRedis, describeTarget, redisOptions, type RedisTarget } from './connection.js';
 import { processIngest } from './ingest-worker.js';
 import {
   emailIdOf,
@@ -33,6 +33,8 @@ export interface PipelineOptions {
   readonly summarizeConcurrency: number;
   /** Must exceed the LLM timeout: a job whose lock lapses is taken for stalled and run twice. */
   readonly lockDurationMs: number;
+  /** How often workers look for stalled jobs (a dead worker's). */
+  readonly stalledIntervalMs?: number;
   /** How long summaries wait when the LLM server cannot be reached at all (doubles up to 10 min). */
   readonly llmUnreachableDelayMs?: number;
   /** Multiplies every backoff delay (tests use a small one). */
@@ -133,10 +135,14 @@ export class Pipeline {
       publish: (job) => processPublish(job, { store: this.store, targets: o.targets, logger: o.logger }),
     };
     const worker = new Worker(name, processors[name] as (job: Job) => Promise<unknown>, {
-      connection: createRedis(o.redis, `isw-ko-${name}`),
+      connection: redisOptions(o.redis, `isw-ko-${name}-worker`),
       prefix: o.prefix,
       concurrency: name === 'summarize' ? o.summarizeConcurrency : name === 'publish' ? 1 : 4,
       lockDuration: o.lockDurationMs,
+      // BullMQ honours a manual rate limit (the 429 path below) only on a worker that has a limiter;
+      // this one is loose enough never to bind by itself.
+      ...(name === 'summarize' ? { limiter: { max: 1000, duration: 1000 } } : {}),
+      ...(o.stalledIntervalMs === undefined ? {} : { stalledInterval: o.stalledIntervalMs }),
       maxStalledCount: 2,
     });
     worker.on('error', (err) => {
@@ -172,12 +178,11 @@ export class Pipeline {
       this.unreachableStreak = 0;
       return result;
     } catch (err) {
-      const worker = this.workers.find((w) => w.name === 'summarize');
-      if (isAppError(err, 'LLM_RATE_LIMITED') && worker !== undefined) {
+      if (isAppError(err, 'LLM_RATE_LIMITED')) {
         // 429: pause the whole queue for Retry-After instead of burning this job's attempts.
         const ms = typeof err.details.retryAfterMs === 'number' ? err.details.retryAfterMs : 30_000;
         o.logger.warn({ jobId: job.id, retryAfterMs: ms }, 'LLM rate limit: summarize queue paused');
-        await worker.rateLimit(ms);
+        await this.queues.summarize.rateLimit(ms);
         throw Worker.RateLimitError();
       }
       if (isAppError(err, 'LLM_UNAVAILABLE') && err.details.unreachable === true && token !== undefined) {

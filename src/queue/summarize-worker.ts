@@ -30,7 +30,6 @@ export async function processSummarize(
       throw new UnrecoverableError(`report ${reportId} is not in the store; ingest its email again`);
     const record = await deps.summarize(reportId, stored.report);
     await deps.store.putSummary(record);
-    await deps.store.addTokens(record.createdAt.slice(0, 7), record.usage.totalTokens);
     await deps.store.setStage(reportId, 'summarize', {
       state: 'done',
       at: record.createdAt,

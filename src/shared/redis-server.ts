@@ -119,9 +119,10 @@ async function waitReady(
   };
   child.stdout?.on('data', collect);
   child.stderr?.on('data', collect);
-  let failure: AppError | null = null;
+  // Set from the child's callbacks; an object so the loop below re-reads it each time round.
+  const state: { failure: AppError | null } = { failure: null };
   child.once('error', (err: NodeJS.ErrnoException) => {
-    failure =
+    state.failure =
       err.code === 'ENOENT'
         ? new AppError(
             'REDIS_SERVER_MISSING',
@@ -140,7 +141,7 @@ async function waitReady(
           );
   });
   child.once('exit', (code) => {
-    failure ??= new AppError(
+    state.failure ??= new AppError(
       'REDIS_SERVER_START',
       'operational',
       `redis-server exited with code ${String(code)} before it was ready: ${output.trim()}`,
@@ -149,7 +150,7 @@ async function waitReady(
   // Poll with PING rather than reading the log: the ready line is not printed at loglevel warning.
   const deadline = Date.now() + timeoutMs;
   for (;;) {
-    if (failure !== null) throw failure as AppError;
+    if (state.failure !== null) throw state.failure;
     if (await answersPing(target)) return;
     if (Date.now() > deadline) {
       child.kill('SIGKILL');

@@ -1,0 +1,167 @@
+import path from 'node:path';
+import { secretValues, type Env } from '../config/index.js';
+import { DropFolder } from '../inbox/drop-folder.js';
+import { parseEmail } from '../parse/index.js';
+import { FileBoard, LinkResolver, loadPostTemplates } from '../publish/index.js';
+import { BoardTarget, shortNamesFrom } from '../queue/board-target.js';
+import type { RedisTarget } from '../queue/connection.js';
+import type { QueueName } from '../queue/names.js';
+import { Pipeline } from '../queue/pipeline.js';
+import type { PublishTarget } from '../queue/publish-worker.js';
+import { createLogger, type LogFormat, type Logger } from '../shared/logger.js';
+import { DEFAULT_PROMPTS_DIR, DEFAULT_TEMPLATES_DIR } from '../shared/paths.js';
+import { startRedisServer, type RunningRedis } from '../shared/redis-server.js';
+import {
+  createLlmClient,
+  loadPrompts,
+  resolveLlmSettings,
+  Summarizer,
+  type LlmSettings,
+} from '../summarize/index.js';
+import { parseOptionsFrom } from './context.js';
+
+/** The root logger for this process, as the configuration asks. */
+export function loggerFor(env: Env): Logger {
+  const format: LogFormat =
+    env.LOG_FORMAT === 'auto'
+      ? process.stdout.isTTY && env.NODE_ENV !== 'production'
+        ? 'pretty'
+        : 'json'
+      : env.LOG_FORMAT;
+  return createLogger({ level: env.LOG_LEVEL, format, secrets: secretValues(env) });
+}
+
+/** Redis as configured: REDIS_URL, or the embedded redis-server under DATA_DIR (started if needed). */
+export async function connectRedis(
+  env: Env,
+  logger: Logger,
+): Promise<{ target: RedisTarget; embedded: RunningRedis | null }> {
+  if (env.REDIS_URL !== undefined) return { target: { url: env.REDIS_URL }, embedded: null };
+  const embedded = await startRedisServer({
+    bin: env.REDIS_SERVER_BIN,
+    dir: path.join(env.DATA_DIR, 'redis'),
+    logger,
+  });
+  return { target: { socket: embedded.socket ?? '' }, embedded };
+}
+
+export interface AppOptions {
+  readonly workers: readonly QueueName[];
+  /** Watch the drop folder (only `isw-ko run` does). */
+  readonly inbox: boolean;
+  readonly logger?: Logger;
+  /** Lock duration for the workers; default: two LLM timeouts plus a margin (a summary may need a repair call). */
+  readonly lockDurationMs?: number;
+  readonly backoffScale?: number;
+}
+
+/** Everything `isw-ko run` / `isw-ko worker` runs, wired from the configuration. */
+export interface App {
+  readonly env: Env;
+  readonly logger: Logger;
+  readonly pipeline: Pipeline;
+  readonly llm: LlmSettings;
+  readonly inbox: DropFolder | null;
+  /** Stop taking work, finish current jobs, close everything; every step runs even if one fails. */
+  close(): Promise<void>;
+}
+
+/**
+ * The composition root: the only place that turns configuration into objects. Config was
+ * validated before this runs; nothing connects at import time.
+ */
+export async function startApp(env: Env, options: AppOptions): Promise<App> {
+  const logger = options.logger ?? loggerFor(env);
+  const llm = resolveLlmSettings(env);
+  if (llm.usingLocalOllamaDefault) {
+    logger.warn(
+      { baseURL: llm.baseURL, model: llm.model },
+      'no OPENAI_API_KEY or OPENAI_BASE_URL set: using a local Ollama; summaries wait in the queue until it answers',
+    );
+  }
+  const [prompts, templates] = await Promise.all([
+    loadPrompts(env.PROMPTS_DIR ?? DEFAULT_PROMPTS_DIR),
+    loadPostTemplates(env.TEMPLATES_DIR ?? DEFAULT_TEMPLATES_DIR),
+  ]);
+  const { target, embedded } = await connectRedis(env, logger);
+
+  let pipeline: Pipeline | null = null;
+  const ledger = {
+    used: (month: string) => (pipeline === null ? Promise.resolve(0) : pipeline.store.tokensUsed(month)),
+    add: (month: string, tokens: number) =>
+      pipeline === null ? Promise.resolve() : pipeline.store.addTokens(month, tokens),
+  };
+  const summarizer = new Summarizer({ client: createLlmClient(llm), settings: llm, prompts, ledger, logger });
+  const resolver = new LinkResolver({
+    timeoutMs: 10_000,
+    // BOARD_RESOLVE_LINKS=false: never contact the tracking host; ISW's own URL is used instead.
+    ...(env.BOARD_RESOLVE_LINKS
+      ? {}
+      : { fetch: () => Promise.reject(new Error('link resolution is turned off')) }),
+  });
+  const board = new FileBoard(env.BOARD_DIR ?? path.join(env.DATA_DIR, 'board'));
+  const targets = new Map<string, PublishTarget>([
+    [
+      'file',
+      new BoardTarget({
+        adapter: board,
+        templates,
+        resolver,
+        shortNameFor: shortNamesFrom(env.GENERIC_SOURCE_NAMES),
+      }),
+    ],
+  ]);
+
+  const parseOptions = parseOptionsFrom(env);
+  pipeline = await Pipeline.start({
+    redis: target,
+    prefix: env.REDIS_PREFIX,
+    logger,
+    workers: options.workers,
+    parse: (raw) => parseEmail(raw, parseOptions),
+    summarize: (reportId, report) => summarizer.summarize(reportId, report),
+    targets,
+    summarizeConcurrency: llm.concurrency,
+    lockDurationMs: options.lockDurationMs ?? env.JOB_LOCK_MS ?? 2 * llm.timeoutMs + 30_000,
+    stalledIntervalMs: env.JOB_STALLED_CHECK_MS,
+    ...(options.backoffScale === undefined ? {} : { backoffScale: options.backoffScale }),
+  });
+  const started = pipeline;
+
+  let inbox: DropFolder | null = null;
+  if (options.inbox) {
+    inbox = new DropFolder(
+      { dir: env.INBOX_DIR, pollMs: env.INBOX_POLL_MS, logger: logger.child({ stage: 'inbox' }) },
+      async (raw, ref) => {
+        await started.enqueueEmail(raw, { kind: 'drop-folder', ref });
+      },
+    );
+    await inbox.start();
+  }
+
+  let closing: Promise<void> | null = null;
+  return {
+    env,
+    logger,
+    pipeline: started,
+    llm,
+    inbox,
+    close: () =>
+      (closing ??= (async () => {
+        const steps: (() => Promise<void>)[] = [
+          async () => inbox?.close(),
+          () => started.close(),
+          async () => embedded?.stop(),
+        ];
+        for (const step of steps) {
+          try {
+            await step();
+          } catch (err) {
+            logger.warn({ err }, 'error during shutdown; continuing');
+          }
+        }
+        logger.info('stopped');
+        logger.flush();
+      })()),
+  };
+}

@@ -1,0 +1,171 @@
+import { spawnSync } from 'node:child_process';
+import { access, constants, mkdir } from 'node:fs/promises';
+import path from 'node:path';
+import { Redis } from 'ioredis';
+import type { Env } from '../config/index.js';
+import { loadPostTemplates } from '../publish/index.js';
+import { DEFAULT_PROMPTS_DIR, DEFAULT_TEMPLATES_DIR } from '../shared/paths.js';
+import { answersPing } from '../shared/redis-server.js';
+import { checkLlm, createLlmClient, loadPrompts, resolveLlmSettings } from '../summarize/index.js';
+
+/** One line of `isw-ko doctor`. */
+export interface DoctorCheck {
+  readonly name: string;
+  readonly ok: boolean;
+  readonly message: string;
+  readonly hint: string | null;
+}
+
+type Check = (env: Env) => Promise<DoctorCheck>;
+
+/** The checks of every configured part; more parts add theirs here. */
+export const CHECKS: readonly Check[] = [
+  checkRedis,
+  checkLlmPart,
+  checkPromptsAndTemplates,
+  checkBoardDir,
+  checkInbox,
+];
+
+/** Run every check (all of them, even after a failure) and report each. */
+export async function runDoctor(env: Env, checks: readonly Check[] = CHECKS): Promise<DoctorCheck[]> {
+  const results: DoctorCheck[] = [];
+  for (const check of checks) {
+    try {
+      results.push(await check(env));
+    } catch (err) {
+      results.push({
+        name: check.name,
+        ok: false,
+        message: `the check itself failed: ${String(err)}`,
+        hint: 'report this as a bug',
+      });
+    }
+  }
+  return results;
+}
+
+/** Doctor results as the terminal shows them. */
+export function formatDoctor(results: readonly DoctorCheck[]): string {
+  return results
+    .map(
+      (r) =>
+        `${r.ok ? 'ok  ' : 'FAIL'}  ${r.name.padEnd(10)} ${r.message}${r.hint === null ? '' : `\n      → ${r.hint}`}`,
+    )
+    .join('\n');
+}
+
+async function checkRedis(env: Env): Promise<DoctorCheck> {
+  if (env.REDIS_URL !== undefined) {
+    const redis = new Redis(env.REDIS_URL, {
+      lazyConnect: true,
+      maxRetriesPerRequest: 1,
+      retryStrategy: () => null,
+      connectTimeout: 3000,
+    });
+    redis.on('error', () => undefined); // the failure is reported by ping below
+    try {
+      await redis.connect();
+      const info = await redis.info('server');
+      const version = /redis_version:(\S+)/.exec(info)?.[1] ?? '?';
+      const policy = await redis.config('GET', 'maxmemory-policy');
+      const ok = policy[1] === undefined || policy[1] === 'noeviction';
+      return {
+        name: 'redis',
+        ok,
+        message: `Redis ${version} answers at REDIS_URL${ok ? '' : `, but maxmemory-policy is ${policy[1] ?? '?'}`}`,
+        hint: ok ? null : 'set maxmemory-policy noeviction: BullMQ loses jobs when Redis evicts keys',
+      };
+    } catch (err) {
+      return {
+        name: 'redis',
+        ok: false,
+        message: `Redis at REDIS_URL does not answer: ${(err as Error).message}`,
+        hint: 'start Redis, or fix REDIS_URL (unset it to use the embedded redis-server)',
+      };
+    } finally {
+      redis.disconnect();
+    }
+  }
+  const socket = path.resolve(env.DATA_DIR, 'redis', 'redis.sock');
+  if (await answersPing({ path: socket })) {
+    return { name: 'redis', ok: true, message: `embedded redis-server is running (${socket})`, hint: null };
+  }
+  const probe = spawnSync(env.REDIS_SERVER_BIN, ['--version'], { encoding: 'utf8' });
+  if (probe.error !== undefined || probe.status !== 0) {
+    return {
+      name: 'redis',
+      ok: false,
+      message: `no REDIS_URL and no redis-server binary ("${env.REDIS_SERVER_BIN}")`,
+      hint: 'install redis-server (Debian/Ubuntu: apt-get install redis-server; macOS: brew install redis) or set REDIS_URL',
+    };
+  }
+  return {
+    name: 'redis',
+    ok: true,
+    message: `embedded mode: ${probe.stdout.trim().split(' ').slice(0, 3).join(' ')} will be started under ${env.DATA_DIR}/redis`,
+    hint: null,
+  };
+}
+
+async function checkLlmPart(env: Env): Promise<DoctorCheck> {
+  const llm = resolveLlmSettings(env);
+  const result = await checkLlm(
+    createLlmClient({ ...llm, timeoutMs: Math.min(llm.timeoutMs, 10_000) }),
+    llm.model,
+    {
+      usingLocalOllamaDefault: llm.usingLocalOllamaDefault,
+    },
+  );
+  const hint =
+    result.hint ??
+    (result.ok
+      ? null
+      : 'set OPENAI_BASE_URL (and OPENAI_API_KEY) to an OpenAI-compatible server, or start Ollama locally');
+  return { name: 'llm', ok: result.ok, message: result.message, hint };
+}
+
+async function checkPromptsAndTemplates(env: Env): Promise<DoctorCheck> {
+  try {
+    const [prompts] = await Promise.all([
+      loadPrompts(env.PROMPTS_DIR ?? DEFAULT_PROMPTS_DIR),
+      loadPostTemplates(env.TEMPLATES_DIR ?? DEFAULT_TEMPLATES_DIR),
+    ]);
+    return {
+      name: 'templates',
+      ok: true,
+      message: `prompts (version ${prompts.version}) and post templates load`,
+      hint: null,
+    };
+  } catch (err) {
+    return {
+      name: 'templates',
+      ok: false,
+      message: (err as Error).message,
+      hint: 'restore prompts/ and templates/ from the repository',
+    };
+  }
+}
+
+async function checkBoardDir(env: Env): Promise<DoctorCheck> {
+  return writableDir('board', env.BOARD_DIR ?? path.join(env.DATA_DIR, 'board'));
+}
+
+async function checkInbox(env: Env): Promise<DoctorCheck> {
+  return writableDir('inbox', env.INBOX_DIR);
+}
+
+async function writableDir(name: string, dir: string): Promise<DoctorCheck> {
+  try {
+    await mkdir(dir, { recursive: true });
+    await access(dir, constants.W_OK);
+    return { name, ok: true, message: `${path.resolve(dir)} is writable`, hint: null };
+  } catch (err) {
+    return {
+      name,
+      ok: false,
+      message: `${path.resolve(dir)} is not writable: ${(err as Error).message}`,
+      hint: 'fix its permissions or point the setting elsewhere',
+    };
+  }
+}

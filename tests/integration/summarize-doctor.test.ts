@@ -1,0 +1,53 @@
+// Covers checkLlm (isw-ko doctor's LLM check) through the real openai SDK against the test server.
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { checkLlm, createLlmClient } from '../../src/summarize/index.js';
+import { startLlmServer, type LlmServer } from '../support/llm-server.js';
+
+let server: LlmServer;
+
+beforeEach(async () => {
+  server = await startLlmServer({ models: ['test-model', 'qwen2.5:7b-instruct', 'llama3:latest'] });
+});
+afterEach(async () => {
+  await server.close();
+});
+
+const client = (url: string) => createLlmClient({ baseURL: url, apiKey: 'k', timeoutMs: 2000 });
+
+describe('checkLlm', () => {
+  it('is ok when the server lists the model (Ollama-style ":latest" included)', async () => {
+    expect(await checkLlm(client(server.url), 'test-model')).toEqual({
+      ok: true,
+      message: `LLM server at ${server.url} is up and has model "test-model"`,
+      hint: null,
+    });
+    expect((await checkLlm(client(server.url), 'llama3')).ok).toBe(true);
+    expect(server.requests.map((r) => `${r.method} ${r.path}`)).toEqual(['GET /v1/models', 'GET /v1/models']);
+  });
+
+  it('names the models it has when ours is missing', async () => {
+    const result = await checkLlm(client(server.url), 'gpt-4o-mini');
+    expect(result.ok).toBe(false);
+    expect(result.message).toContain('does not list model "gpt-4o-mini"');
+    expect(result.hint).toBe('set LLM_MODEL to one of: test-model, qwen2.5:7b-instruct, llama3:latest');
+  });
+
+  it('falls back to a 1-token chat call when /models is not implemented', async () => {
+    server.enqueue({ status: 404 });
+    const result = await checkLlm(client(server.url), 'test-model');
+    expect(result.ok).toBe(true);
+    const chat = server.requests[1];
+    expect(chat?.path).toBe('/v1/chat/completions');
+    expect(chat?.body).toMatchObject({ max_completion_tokens: 1 });
+  });
+
+  it('reports an unreachable server with what to configure', async () => {
+    const url = server.url;
+    await server.close();
+    const result = await checkLlm(client(url), 'qwen2.5:7b-instruct', { usingLocalOllamaDefault: true });
+    expect(result.ok).toBe(false);
+    expect(result.message).toContain(url);
+    expect(result.message).toContain('ollama serve');
+    expect(result.hint).toContain('OPENAI_BASE_URL');
+  });
+});
