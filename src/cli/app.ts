@@ -2,7 +2,23 @@ import path from 'node:path';
 import { secretValues, type Env } from '../config/index.js';
 import { DropFolder } from '../inbox/drop-folder.js';
 import { parseEmail } from '../parse/index.js';
-import { FileBoard, LinkResolver, loadPostTemplates } from '../publish/index.js';
+import {
+  FileBoard,
+  LinkResolver,
+  loadPostTemplates,
+  type BoardAdapter,
+  type PostTemplates,
+} from '../publish/index.js';
+import {
+  publishTargetNamesFrom,
+  RedisSpacer,
+  RhymixBoard,
+  rhymixSettingsFrom,
+  spacerKey,
+} from '../publish/rhymix/index.js';
+import { WebhookTarget, webhookSettingsFrom } from '../publish/webhook/index.js';
+import { createRedis } from '../queue/connection.js';
+import { AppError } from '../shared/app-error.js';
 import { BoardTarget, shortNamesFrom } from '../queue/board-target.js';
 import type { RedisTarget } from '../queue/connection.js';
 import type { QueueName } from '../queue/names.js';
@@ -29,6 +45,61 @@ export function loggerFor(env: Env): Logger {
         : 'json'
       : env.LOG_FORMAT;
   return createLogger({ level: env.LOG_LEVEL, format, secrets: secretValues(env) });
+}
+
+/**
+ * The boards posts go to (PUBLISH_TARGETS, or the file board plus whatever is configured). Rhymix
+ * logs in and resolves its category here, so a wrong setting stops start-up with the reason.
+ */
+async function publishAdapters(
+  env: Env,
+  redisTarget: RedisTarget,
+  logger: Logger,
+  templates: PostTemplates,
+): Promise<{ list: BoardAdapter[]; close: () => Promise<void> }> {
+  const list: BoardAdapter[] = [];
+  const closers: (() => Promise<unknown>)[] = [];
+  for (const name of publishTargetNamesFrom(env)) {
+    if (name === 'file') {
+      list.push(new FileBoard(env.BOARD_DIR ?? path.join(env.DATA_DIR, 'board'), { templates, logger }));
+    } else if (name === 'rhymix') {
+      const settings = rhymixSettingsFrom(env);
+      if (settings === null)
+        throw new AppError(
+          'RHYMIX_NOT_CONFIGURED',
+          'user',
+          'PUBLISH_TARGETS names rhymix but RHYMIX_URL is not set',
+          { hint: 'set RHYMIX_URL, RHYMIX_MID, RHYMIX_USER and RHYMIX_PASSWORD' },
+        );
+      // The spacing between posts holds across every process posting to this board.
+      const redis = createRedis(redisTarget, 'isw-ko-rhymix-spacer');
+      redis.on('error', (err) => {
+        logger.warn({ err: err.message }, 'rhymix spacer redis connection error');
+      });
+      closers.push(() => redis.quit());
+      const spacer = new RedisSpacer(redis, {
+        key: spacerKey(env.REDIS_PREFIX, settings.baseUrl),
+        intervalMs: settings.minIntervalMs,
+      });
+      list.push(await RhymixBoard.connect(settings, { spacer, logger: logger.child({ target: 'rhymix' }) }));
+    } else {
+      const settings = webhookSettingsFrom(env);
+      if (settings === null)
+        throw new AppError(
+          'WEBHOOK_NOT_CONFIGURED',
+          'user',
+          'PUBLISH_TARGETS names webhook but WEBHOOK_URL is not set',
+          { hint: 'set WEBHOOK_URL and WEBHOOK_SECRET' },
+        );
+      list.push(new WebhookTarget(settings, { logger: logger.child({ target: 'webhook' }) }));
+    }
+  }
+  return {
+    list,
+    close: async () => {
+      for (const close of closers) await close();
+    },
+  };
 }
 
 /** Redis as configured: REDIS_URL, or the embedded redis-server under DATA_DIR (started if needed). */
@@ -92,25 +163,16 @@ export async function startApp(env: Env, options: AppOptions): Promise<App> {
       pipeline === null ? Promise.resolve() : pipeline.store.addTokens(month, tokens),
   };
   const summarizer = new Summarizer({ client: createLlmClient(llm), settings: llm, prompts, ledger, logger });
-  const resolver = new LinkResolver({
-    timeoutMs: 10_000,
-    // BOARD_RESOLVE_LINKS=false: never contact the tracking host; ISW's own URL is used instead.
-    ...(env.BOARD_RESOLVE_LINKS
-      ? {}
-      : { fetch: () => Promise.reject(new Error('link resolution is turned off')) }),
-  });
-  const board = new FileBoard(env.BOARD_DIR ?? path.join(env.DATA_DIR, 'board'));
-  const targets = new Map<string, PublishTarget>([
-    [
-      'file',
-      new BoardTarget({
-        adapter: board,
-        templates,
-        resolver,
-        shortNameFor: shortNamesFrom(env.GENERIC_SOURCE_NAMES),
-      }),
-    ],
-  ]);
+  // BOARD_RESOLVE_LINKS=false: never contact the tracking host; ISW's own URL is used instead.
+  const resolver = new LinkResolver({ timeoutMs: 10_000, followRedirects: env.BOARD_RESOLVE_LINKS, logger });
+  const adapters = await publishAdapters(env, target, logger, templates);
+  const shortNameFor = shortNamesFrom(env.GENERIC_SOURCE_NAMES);
+  const targets = new Map<string, PublishTarget>(
+    adapters.list.map((adapter) => [
+      adapter.name,
+      new BoardTarget({ adapter, templates, resolver, shortNameFor }),
+    ]),
+  );
 
   const parseOptions = parseOptionsFrom(env);
   pipeline = await Pipeline.start({
@@ -151,6 +213,7 @@ export async function startApp(env: Env, options: AppOptions): Promise<App> {
         const steps: (() => Promise<void>)[] = [
           async () => inbox?.close(),
           () => started.close(),
+          () => adapters.close(),
           async () => embedded?.stop(),
         ];
         for (const step of steps) {

@@ -4,6 +4,8 @@ import path from 'node:path';
 import { Redis } from 'ioredis';
 import type { Env } from '../config/index.js';
 import { loadPostTemplates } from '../publish/index.js';
+import { checkRhymix, rhymixSettingsFrom } from '../publish/rhymix/index.js';
+import { webhookSettingsFrom } from '../publish/webhook/index.js';
 import { DEFAULT_PROMPTS_DIR, DEFAULT_TEMPLATES_DIR } from '../shared/paths.js';
 import { answersPing } from '../shared/redis-server.js';
 import { checkLlm, createLlmClient, loadPrompts, resolveLlmSettings } from '../summarize/index.js';
@@ -24,6 +26,8 @@ export const CHECKS: readonly Check[] = [
   checkLlmPart,
   checkPromptsAndTemplates,
   checkBoardDir,
+  checkRhymixPart,
+  checkWebhookPart,
   checkInbox,
 ];
 
@@ -143,6 +147,37 @@ async function checkPromptsAndTemplates(env: Env): Promise<DoctorCheck> {
       ok: false,
       message: (err as Error).message,
       hint: 'restore prompts/ and templates/ from the repository',
+    };
+  }
+}
+
+async function checkRhymixPart(env: Env): Promise<DoctorCheck> {
+  const settings = rhymixSettingsFrom(env);
+  if (settings === null)
+    return { name: 'rhymix', ok: true, message: 'not configured (RHYMIX_URL unset)', hint: null };
+  const result = await checkRhymix(settings);
+  return { name: 'rhymix', ok: result.ok, message: result.message, hint: result.hint };
+}
+
+async function checkWebhookPart(env: Env): Promise<DoctorCheck> {
+  const settings = webhookSettingsFrom(env);
+  if (settings === null)
+    return { name: 'webhook', ok: true, message: 'not configured (WEBHOOK_URL unset)', hint: null };
+  // Sending a test delivery would post something: only check that the receiver answers at all.
+  try {
+    const res = await fetch(settings.url, { method: 'HEAD', signal: AbortSignal.timeout(5000) });
+    return {
+      name: 'webhook',
+      ok: true,
+      message: `${new URL(settings.url).origin} answers (HTTP ${res.status})`,
+      hint: null,
+    };
+  } catch (err) {
+    return {
+      name: 'webhook',
+      ok: false,
+      message: `${new URL(settings.url).origin} does not answer: ${(err as Error).message}`,
+      hint: 'check WEBHOOK_URL and that the receiver is running',
     };
   }
 }

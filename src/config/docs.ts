@@ -21,3 +21,14 @@ function formatDefault(value: unknown): string {
 function escape(text: string): string {
   return text.replace(/\|/g, '\\|');
 }
+
+const START = '<!-- config-table:start -->';
+const END = '<!-- config-table:end -->';
+
+/** The README text with the table between its markers replaced by the current one. */
+export function replaceConfigTable(readme: string): string {
+  const start = readme.indexOf(START);
+  const end = readme.indexOf(END);
+  if (start < 0 || end < start) throw new Error(`README.md has no ${START} … ${END} markers`);
+  return `${readme.slice(0, start + START.length)}\n${configTableMarkdown()}\n${readme.slice(end)}`;
+}

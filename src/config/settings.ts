@@ -505,6 +505,44 @@ export const SETTINGS = {
       'Permanent (5xx) rejections of a subscriber in a row before they are marked bounced and no longer mailed.',
     group: 'Mail',
   }),
+  ADMIN_LISTEN: setting({
+    schema: z
+      .string()
+      .regex(/^(?:\[[0-9a-fA-F:.]+\]|[a-zA-Z0-9.-]+):\d{1,5}$/)
+      .refine((v) => {
+        const port = Number(v.slice(v.lastIndexOf(':') + 1));
+        return port >= 0 && port <= 65535;
+      }, 'the port must be from 0 to 65535')
+      .default('127.0.0.1:8787'),
+    expects: 'host:port, e.g. 127.0.0.1:8787, 0.0.0.0:8787 or [::1]:8787',
+    description:
+      'Where `isw-ko run` serves the admin pages, the public subscribe routes, /healthz, /readyz and /metrics. Keep it on loopback unless a TLS reverse proxy is in front.',
+    group: 'Admin',
+  }),
+  ADMIN_PASSWORD: setting({
+    schema: z.string().min(12).optional(),
+    expects: 'a password of at least 12 characters, e.g. from `openssl rand -base64 18`',
+    description:
+      'Password of the admin login form. Unset: the admin pages and API are off (health, metrics and public routes still answer).',
+    group: 'Admin',
+    secret: true,
+  }),
+  ADMIN_TOKEN: setting({
+    schema: z.string().min(32).optional(),
+    expects: 'a random string of at least 32 characters, e.g. from `openssl rand -hex 32`',
+    description:
+      'Bearer token for the admin JSON API (`Authorization: Bearer …`, no login form) and, when set, required by /metrics.',
+    group: 'Admin',
+    secret: true,
+  }),
+  ADMIN_SESSION_SECRET: setting({
+    schema: z.string().min(32).optional(),
+    expects: 'a random string of at least 32 characters, e.g. from `openssl rand -base64 48`',
+    description:
+      'Key that signs admin session cookies. Unset: a random key per process, so every restart logs admins out.',
+    group: 'Admin',
+    secret: true,
+  }),
 } as const satisfies Record<string, Setting>;
 
 export type SettingName = keyof typeof SETTINGS;

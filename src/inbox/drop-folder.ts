@@ -10,8 +10,11 @@ export interface DropFolderOptions {
   readonly dir: string;
   readonly pollMs: number;
   readonly logger: Logger;
-  /** A file younger than this may still be being written: wait for the next scan. */
-  readonly settleMs?: number;
+  /**
+   * A file is taken once it has not changed (size, mtime) for this long: a copy still being written
+   * is left alone, a file renamed into the folder (already complete) goes at once. Default 50 ms.
+   */
+  readonly stableMs?: number;
 }
 
 /**
@@ -29,6 +32,8 @@ export class DropFolder {
   private scanning: Promise<void> | null = null;
   private rescan = false;
   private closed = false;
+  /** What each file looked like when first seen unchanged: name → size, mtime and when. */
+  private readonly seen = new Map<string, { size: number; mtimeMs: number; at: number }>();
 
   constructor(options: DropFolderOptions, deliver: Deliver) {
     this.options = options;
@@ -76,19 +81,33 @@ export class DropFolder {
 
   private async scanOnce(): Promise<void> {
     const names = (await readdir(this.options.dir)).filter((n) => n.toLowerCase().endsWith('.eml')).sort();
-    const settleMs = this.options.settleMs ?? 300;
+    const stableMs = this.options.stableMs ?? 50;
+    let waiting = false;
     for (const name of names) {
       if (this.closed) return;
       const file = path.join(this.options.dir, name);
-      const info = await stat(file).catch(() => null);
+      const info = await stat(file).catch(() => null); // gone since readdir: another process took it
       if (info === null || !info.isFile()) continue;
-      if (Date.now() - info.mtimeMs < settleMs) {
-        this.rescan = true; // still being written; look again shortly
+      const before = this.seen.get(name);
+      const now = Date.now();
+      if (before === undefined || before.size !== info.size || before.mtimeMs !== info.mtimeMs) {
+        this.seen.set(name, { size: info.size, mtimeMs: info.mtimeMs, at: now });
+        waiting = true;
         continue;
       }
+      if (now - before.at < stableMs) {
+        waiting = true;
+        continue;
+      }
+      this.seen.delete(name);
       await this.deliverFile(file, name);
     }
-    if (this.rescan) await new Promise((r) => setTimeout(r, settleMs).unref());
+    for (const name of this.seen.keys()) if (!names.includes(name)) this.seen.delete(name);
+    if (waiting) {
+      // Look again once the files seen changing have had time to settle.
+      await new Promise((r) => setTimeout(r, stableMs).unref());
+      this.rescan = true;
+    }
   }
 
   private async deliverFile(file: string, name: string): Promise<void> {

@@ -6,7 +6,7 @@ import { z } from 'zod';
 import type { Logger } from '../shared/logger.js';
 import { writeFileAtomic } from './atomic-write.js';
 import type { BoardAdapter, PublishedRef } from './board-adapter.js';
-import { renderBoardIndex, renderBoardPage, type BoardIndexEntry } from './board-pages.js';
+import { renderBoardIndex, renderBoardPage } from './board-pages.js';
 import type { Post } from './post.js';
 import { PublishError } from './publish-error.js';
 import { assertSafePostHtml } from './safety.js';
@@ -45,6 +45,24 @@ const storedPostSchema = z.object({
 });
 export type StoredPost = z.infer<typeof storedPostSchema>;
 
+/** One line of `index.json`: what index.html shows of a post. */
+const manifestSchema = z.array(
+  z.object({ id: z.string(), title: z.string(), publishedAt: z.string(), tags: z.array(z.string()) }),
+);
+type ManifestEntry = z.infer<typeof manifestSchema>[number];
+
+function manifestEntry(r: StoredPost): ManifestEntry {
+  return { id: r.id, title: r.post.title, publishedAt: r.post.publishedAt, tags: [...r.post.tags] };
+}
+
+function safeJson(text: string): unknown {
+  try {
+    return JSON.parse(text) as unknown;
+  } catch {
+    return null; // reported by the schema check as a damaged index
+  }
+}
+
 // File names we create ourselves: lower case so two keys cannot collide on a case-insensitive disk.
 const PLAIN_ID = /^[a-z0-9][a-z0-9_-]{0,99}$/;
 // Error codes of a directory that cannot work until the operator fixes it; others may pass (ENOSPC, EIO, EMFILE).
@@ -73,7 +91,12 @@ export class FileBoard implements BoardAdapter {
   private readonly postsDir: string;
   private readonly options: FileBoardOptions;
   private templates: Promise<PostTemplates> | undefined;
-  private queue: Promise<void> = Promise.resolve();
+  /** Per post id: the last write's promise, so writes of one post never interleave. */
+  private readonly chains = new Map<string, Promise<void>>();
+  /** Records waiting for the next index rewrite, and that rewrite (one at a time, batched). */
+  private readonly pendingIndex = new Map<string, StoredPost>();
+  private nextIndexFlush: Promise<void> | null = null;
+  private indexChain: Promise<void> = Promise.resolve();
 
   constructor(dir: string, options: FileBoardOptions = {}) {
     this.dir = path.resolve(dir);
@@ -108,7 +131,7 @@ export class FileBoard implements BoardAdapter {
   }
 
   async publish(post: Post): Promise<PublishedRef> {
-    return this.exclusive(async () => {
+    return this.exclusive(FileBoard.idFor(post.key), async () => {
       assertSafePostHtml(post.html);
       const id = FileBoard.idFor(post.key);
       const existing = await this.read(id);
@@ -123,7 +146,7 @@ export class FileBoard implements BoardAdapter {
   }
 
   async update(ref: PublishedRef, post: Post): Promise<PublishedRef> {
-    return this.exclusive(async () => {
+    return this.exclusive(ref.id, async () => {
       assertSafePostHtml(post.html);
       if (!PLAIN_ID.test(ref.id)) {
         // Ids come from idFor(): anything else (a path, "..") did not come from this board.
@@ -194,27 +217,61 @@ export class FileBoard implements BoardAdapter {
     } catch (err) {
       throw fsError(err, 'write', this.htmlPath(id));
     }
-    await this.rebuildIndex(templates);
+    await this.updateIndex(templates, record);
     this.options.logger?.info(
       { id, key: post.key, revision: record.revision, file: this.htmlPath(id) },
       existing === null ? 'post published on the file board' : 'post updated on the file board',
     );
   }
 
-  private async rebuildIndex(templates: PostTemplates): Promise<void> {
-    const entries: BoardIndexEntry[] = (await this.list()).map((r) => ({
-      href: `posts/${encodeURIComponent(r.id)}.html`,
-      title: r.post.title,
-      publishedAt: r.post.publishedAt,
-      tags: r.post.tags,
-    }));
-    const html = renderBoardIndex(entries, templates, this.options.boardTitle);
+  /**
+   * Rewrite index.html with this record's entry in it. The entries are kept in `index.json` (title,
+   * date and tags only) and updated in place, so a publish costs the same with 10 posts or 10,000;
+   * reading every post record back (the O(n²) way) is left for a missing or damaged index.json.
+   */
+  private async rebuildIndex(templates: PostTemplates, records: readonly StoredPost[]): Promise<void> {
+    const manifest = path.join(this.dir, 'index.json');
+    const fresh = new Map(records.map((r) => [r.id, manifestEntry(r)]));
+    const known = await this.readManifest(manifest);
+    // Without a usable index.json every record is read back once (the ones just written among them).
+    const entries =
+      known === null
+        ? (await this.list()).map(manifestEntry)
+        : [...known.filter((e) => !fresh.has(e.id)), ...fresh.values()];
+    const html = renderBoardIndex(
+      entries.map((e) => ({
+        href: `posts/${encodeURIComponent(e.id)}.html`,
+        title: e.title,
+        publishedAt: e.publishedAt,
+        tags: e.tags,
+      })),
+      templates,
+      this.options.boardTitle,
+    );
     const file = path.join(this.dir, 'index.html');
     try {
-      await writeFileAtomic(file, html);
+      // Derived files: rebuilt from the post records when damaged, so no fsync on the hot path.
+      await writeFileAtomic(manifest, `${JSON.stringify(entries)}\n`, { durable: false });
+      await writeFileAtomic(file, html, { durable: false });
     } catch (err) {
       throw fsError(err, 'write', file);
     }
+  }
+
+  private async readManifest(file: string): Promise<ManifestEntry[] | null> {
+    let text: string;
+    try {
+      text = await readFile(file, 'utf8');
+    } catch (err) {
+      if (errno(err) === 'ENOENT') return null;
+      throw fsError(err, 'read', file);
+    }
+    const parsed = manifestSchema.safeParse(safeJson(text));
+    if (!parsed.success) {
+      this.options.logger?.warn({ file }, 'index.json is damaged; rebuilding it from the post records');
+      return null;
+    }
+    return parsed.data;
   }
 
   private async read(id: string): Promise<StoredPost | null> {
@@ -251,14 +308,41 @@ export class FileBoard implements BoardAdapter {
   }
 
   /** Run `task` after every earlier call on this board has settled, so index rebuilds never interleave. */
-  private exclusive<T>(task: () => Promise<T>): Promise<T> {
-    const run = this.queue.then(task);
-    // The caller gets `run` with its error; the queue only needs to know it has settled.
-    this.queue = run.then(
+  private exclusive<T>(id: string, task: () => Promise<T>): Promise<T> {
+    const run = (this.chains.get(id) ?? Promise.resolve()).then(task);
+    // The caller gets `run` with its error; the chain only needs to know it has settled.
+    const settled = run.then(
       () => undefined,
       () => undefined,
     );
+    this.chains.set(id, settled);
+    void settled.then(() => {
+      if (this.chains.get(id) === settled) this.chains.delete(id);
+    });
     return run;
+  }
+
+  /**
+   * Put a record into index.html. Rewrites run one at a time; records that arrive while one runs
+   * wait for the next, which takes them all at once — a burst of posts costs a few rewrites, not
+   * one each. Resolves when the rewrite holding this record is done.
+   */
+  private updateIndex(templates: PostTemplates, record: StoredPost): Promise<void> {
+    this.pendingIndex.set(record.id, record);
+    if (this.nextIndexFlush === null) {
+      const flush = this.indexChain.then(async () => {
+        this.nextIndexFlush = null; // records from now on go into the following rewrite
+        const batch = [...this.pendingIndex.values()];
+        this.pendingIndex.clear();
+        await this.rebuildIndex(templates, batch);
+      });
+      this.nextIndexFlush = flush;
+      this.indexChain = flush.then(
+        () => undefined,
+        () => undefined,
+      );
+    }
+    return this.nextIndexFlush;
   }
 
   private refOf(id: string): PublishedRef {

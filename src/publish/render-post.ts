@@ -194,10 +194,7 @@ export function bodyView(input: RenderPostInput): PostBodyView {
       links: links.filter((l) => l.kind !== 'full-report').map(({ text, url }) => ({ text, url })),
       paragraphs: report.paragraphs.flatMap((p) => paragraphView(p, clean)),
       takeaways: report.keyTakeaways.map((t) => oneLine(clean(t))).filter(nonEmpty),
-      fullReport:
-        full === undefined
-          ? null
-          : { text: FULL_REPORT_LABEL, url: full.url },
+      fullReport: full === undefined ? null : { text: FULL_REPORT_LABEL, url: full.url },
     },
     none: NONE_KO,
   };

@@ -3,11 +3,29 @@ import {
   renderPost,
   type BoardAdapter,
   type LinkResolver,
+  type Post,
   type PostTemplates,
   type PublishedRef,
 } from '../publish/index.js';
 import type { PublishTarget } from './publish-worker.js';
 import type { PostRecord } from './store.js';
+import type { Summary } from '../summarize/summary.js';
+
+/**
+ * An adapter that decides create-or-edit itself (Rhymix checks the stored document still exists
+ * and searches by its machine tag; a webhook sends `post.updated`), and may want the summary too.
+ */
+export interface UpsertingAdapter extends BoardAdapter {
+  upsert(
+    post: Post,
+    previous: PublishedRef | null,
+    extras?: { summary?: Summary },
+  ): Promise<{ readonly ref: PublishedRef; readonly created: boolean }>;
+}
+
+function upserts(adapter: BoardAdapter): adapter is UpsertingAdapter {
+  return typeof (adapter as Partial<UpsertingAdapter>).upsert === 'function';
+}
 
 /**
  * A board as a publish target: resolve the links, render the post, then edit the post this target
@@ -52,10 +70,14 @@ export class BoardTarget implements PublishTarget {
       },
       this.templates,
     );
-    const previous: PublishedRef | null =
-      existing === null ? await this.adapter.find(post) : { id: existing.id, url: existing.url };
-    const ref =
-      previous === null ? await this.adapter.publish(post) : await this.adapter.update(previous, post);
+    const stored: PublishedRef | null = existing === null ? null : { id: existing.id, url: existing.url };
+    let ref: PublishedRef;
+    if (upserts(this.adapter)) {
+      ref = (await this.adapter.upsert(post, stored, { summary: summary.summary })).ref;
+    } else {
+      const previous = stored ?? (await this.adapter.find(post));
+      ref = previous === null ? await this.adapter.publish(post) : await this.adapter.update(previous, post);
+    }
     return {
       reportId,
       target: this.name,

@@ -39,6 +39,19 @@ export interface PipelineOptions {
   readonly llmUnreachableDelayMs?: number;
   /** Multiplies every backoff delay (tests use a small one). */
   readonly backoffScale?: number;
+  /** Told of every finished attempt of this process's workers (metrics); must not throw. */
+  readonly onJobFinished?: (event: JobFinishedEvent) => void;
+}
+
+/** One finished attempt of a job, as this process's workers saw it. */
+export interface JobFinishedEvent {
+  readonly queue: QueueName;
+  readonly jobId: string | undefined;
+  readonly outcome: 'completed' | 'failed';
+  /** A failure that will not be retried (the job stays in the failed set for an admin). */
+  readonly final: boolean;
+  /** From the start of this attempt to its end; null when BullMQ did not record the start. */
+  readonly durationMs: number | null;
 }
 
 type Queues = { readonly [Q in QueueName]: Queue<JobDataMap[Q]> };
@@ -111,12 +124,32 @@ export class Pipeline {
     await this.queues.summarize.add('summarize', force ? { reportId, force } : { reportId }, { jobId });
   }
 
-  async enqueuePublish(reportId: string, target: string): Promise<void> {
-    await this.queues.publish.add(
-      'publish',
-      { reportId, target },
-      { jobId: jobIds.publish(reportId, target) },
-    );
+  /**
+   * Queue the post of a report on one target. `force` (a re-run after a new summary, or an admin's
+   * re-post) needs a fresh job id: the deterministic one may still sit in the completed set, where
+   * BullMQ would take the add for a repeat and do nothing. The publish worker edits the post the
+   * target already has, so a forced run never makes a second one.
+   */
+  async enqueuePublish(reportId: string, target: string, force = false): Promise<void> {
+    const jobId = force
+      ? `${jobIds.publish(reportId, target)}-r${Date.now()}`
+      : jobIds.publish(reportId, target);
+    await this.queues.publish.add('publish', { reportId, target }, { jobId });
+  }
+
+  /** The names of the publish targets (boards) every report goes to. */
+  get targetNames(): string[] {
+    return [...this.options.targets.keys()];
+  }
+
+  /** PING the pipeline's Redis connection (for `/readyz`); waits while ioredis reconnects. */
+  async ping(): Promise<string> {
+    return this.redis.ping();
+  }
+
+  /** The workers of this process, for `/readyz`: a closed or crashed worker is not ready. */
+  workerStatus(): { readonly queue: string; readonly running: boolean }[] {
+    return this.workers.map((w) => ({ queue: w.name, running: w.isRunning() }));
   }
 
   private startWorker(name: QueueName): void {
@@ -137,7 +170,9 @@ export class Pipeline {
     const worker = new Worker(name, processors[name] as (job: Job) => Promise<unknown>, {
       connection: redisOptions(o.redis, `isw-ko-${name}-worker`),
       prefix: o.prefix,
-      concurrency: name === 'summarize' ? o.summarizeConcurrency : name === 'publish' ? 1 : 4,
+      // Publishing to one board is spaced by its adapter (Rhymix's spam filter); a few at once keep a
+      // file board or webhook busy while one post waits on the disk.
+      concurrency: name === 'summarize' ? o.summarizeConcurrency : 4,
       lockDuration: o.lockDurationMs,
       // BullMQ honours a manual rate limit (the 429 path below) only on a worker that has a limiter;
       // this one is loose enough never to bind by itself.
@@ -148,6 +183,15 @@ export class Pipeline {
     worker.on('error', (err) => {
       log.error({ err }, 'worker error');
     });
+    worker.on('completed', (job) => {
+      o.onJobFinished?.({
+        queue: name,
+        jobId: job.id,
+        outcome: 'completed',
+        final: true,
+        durationMs: attemptDuration(job),
+      });
+    });
     worker.on('failed', (job, err) => {
       if (job === undefined) return;
       const final =
@@ -156,6 +200,28 @@ export class Pipeline {
       const fields = { jobId: job.id, attemptsMade: job.attemptsMade, reason: err.message };
       if (final) log.error(fields, 'job failed for good; it stays in the failed set for an admin to retry');
       else log.warn(fields, 'job failed; it will be retried with backoff');
+      o.onJobFinished?.({
+        queue: name,
+        jobId: job.id,
+        outcome: 'failed',
+        final,
+        durationMs: attemptDuration(job),
+      });
+      const data: unknown = job.data;
+      const reportId = reportIdIn(data);
+      if (final && reportId !== null && name !== 'ingest') {
+        // The report's page shows the failure and which job to retry; a later success overwrites it.
+        this.store
+          .setStage(reportId, name, {
+            state: 'failed',
+            at: new Date().toISOString(),
+            detail: err.message,
+            ...(job.id === undefined ? {} : { jobId: job.id }),
+          })
+          .catch((e: unknown) => {
+            log.warn({ err: e, jobId: job.id }, 'could not record the failed stage');
+          });
+      }
     });
     this.workers.push(worker);
   }
@@ -172,7 +238,8 @@ export class Pipeline {
         store: this.store,
         summarize: o.summarize,
         targets,
-        enqueuePublish: (id, target) => this.enqueuePublish(id, target),
+        // A forced summary (an admin's re-run) must reach the board even if the post was made before.
+        enqueuePublish: (id, target) => this.enqueuePublish(id, target, job.data.force === true),
         logger: o.logger,
       });
       this.unreachableStreak = 0;
@@ -237,4 +304,16 @@ export class Pipeline {
     })();
     return this.closing;
   }
+}
+
+/** How long an attempt ran, from BullMQ's own timestamps. */
+function attemptDuration(job: Job): number | null {
+  if (job.processedOn === undefined) return null;
+  return Math.max(0, (job.finishedOn ?? Date.now()) - job.processedOn);
+}
+
+/** The report a job is about, when its payload names one (summarize and publish jobs do). */
+function reportIdIn(data: unknown): string | null {
+  if (typeof data !== 'object' || data === null || !('reportId' in data)) return null;
+  return typeof data.reportId === 'string' ? data.reportId : null;
 }

@@ -38,6 +38,8 @@ export interface StageStatus {
   readonly state: 'done' | 'failed' | 'skipped';
   readonly at: string;
   readonly detail?: string;
+  /** The BullMQ job of a failed stage, so an admin can retry exactly that job. */
+  readonly jobId?: string;
 }
 
 /**

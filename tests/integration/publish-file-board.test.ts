@@ -169,14 +169,30 @@ describe('FileBoard', () => {
     });
   });
 
-  it('a damaged record is BOARD_CORRUPT for its post and skipped in the index', async () => {
+  it('a damaged record is BOARD_CORRUPT for its post and skipped when the index is rebuilt', async () => {
     const b = board();
     await b.publish(post(1, '2025-03-02T19:45:00-05:00'));
     await b.publish(post(2, '2025-03-03T19:45:00-05:00'));
     await writeFile(path.join(dir, 'posts', 'isw-ko-m1.json'), '{"half": ');
     await expect(b.find(post(1, ''))).rejects.toMatchObject({ code: 'BOARD_CORRUPT' });
+    // index.json (the index's own list) still has it: its page is there.
     await b.publish(post(3, '2025-03-04T19:45:00-05:00'));
-    expect(await indexTitles()).toEqual([post(3, '').title, post(2, '').title]);
+    expect(await indexTitles()).toEqual([post(3, '').title, post(2, '').title, post(1, '').title]);
+    // A damaged index.json is rebuilt from the records, and the damaged record is left out.
+    await writeFile(path.join(dir, 'index.json'), 'not json');
+    await b.publish(post(4, '2025-03-05T19:45:00-05:00'));
+    expect(await indexTitles()).toEqual([post(4, '').title, post(3, '').title, post(2, '').title]);
+  });
+
+  it('writes a burst of posts concurrently and lists every one of them in the index', async () => {
+    const b = board();
+    await Promise.all(
+      Array.from({ length: 30 }, (_, i) =>
+        b.publish(post(100 + i, `2025-04-${String((i % 28) + 1).padStart(2, '0')}T10:00:00-04:00`)),
+      ),
+    );
+    expect(await indexTitles()).toHaveLength(30);
+    expect(await b.list()).toHaveLength(30);
   });
 
   it('a board directory that cannot be used is BOARD_MISCONFIGURED (a user error, not retried)', async () => {

@@ -24,6 +24,8 @@ export interface PipelineHarness {
   start(options?: Partial<AppOptions>): Promise<App>;
   /** Posts the file board has written (its JSON records). */
   posts(): { key: string; title: string; html: string }[];
+  /** How many post records the file board has (cheap: no file is read). */
+  postCount(): number;
   close(): Promise<void>;
 }
 
@@ -96,6 +98,14 @@ export async function startHarness(extra: Record<string, string> = {}): Promise<
         };
         return record.post;
       });
+    },
+    postCount: () => {
+      try {
+        return readdirSync(path.join(env.DATA_DIR, 'board', 'posts')).filter((n) => n.endsWith('.json'))
+          .length;
+      } catch {
+        return 0; // no post written yet: the folder appears with the first one
+      }
     },
     close: async () => {
       for (const app of apps) await app.close();
