@@ -1,11 +1,13 @@
 // `npm run bench`: runs each bench section in turn and prints its table. Add a section by adding
 // one entry to SECTIONS.
 import { runParseBench, type BenchSectionResult } from './parse.js';
+import { runImapBench } from './imap.js';
 import { runPipelineBench } from './pipeline.js';
 
 const SECTIONS: readonly (() => Promise<BenchSectionResult>)[] = [
   () => runParseBench(),
   () => runPipelineBench(),
+  () => runImapBench(),
 ];
 
 process.stdout.write(`isw-ko bench — Node ${process.version}, ${new Date().toISOString()}\n`);

@@ -4,6 +4,7 @@ import path from 'node:path';
 import { Redis } from 'ioredis';
 import type { Env } from '../config/index.js';
 import { loadPostTemplates } from '../publish/index.js';
+import { checkImap, imapSettingsFrom, senderPolicyFrom } from '../inbox/index.js';
 import { checkRhymix, rhymixSettingsFrom } from '../publish/rhymix/index.js';
 import { webhookSettingsFrom } from '../publish/webhook/index.js';
 import { DEFAULT_PROMPTS_DIR, DEFAULT_TEMPLATES_DIR } from '../shared/paths.js';
@@ -28,6 +29,7 @@ export const CHECKS: readonly Check[] = [
   checkBoardDir,
   checkRhymixPart,
   checkWebhookPart,
+  checkImapPart,
   checkInbox,
 ];
 
@@ -186,7 +188,24 @@ async function checkBoardDir(env: Env): Promise<DoctorCheck> {
   return writableDir('board', env.BOARD_DIR ?? path.join(env.DATA_DIR, 'board'));
 }
 
+async function checkImapPart(env: Env): Promise<DoctorCheck> {
+  const settings = imapSettingsFrom(env);
+  if (settings === null)
+    return {
+      name: 'imap',
+      ok: true,
+      message: 'not configured (IMAP_HOST unset): the drop folder is the inbox',
+      hint: null,
+    };
+  const result = await checkImap(settings);
+  const policy = senderPolicyFrom(env);
+  const warning = policy.mode === 'off' ? ' — SENDER_VERIFY=off: mail is not authenticated' : '';
+  return { name: 'imap', ok: result.ok, message: `${result.message}${warning}`, hint: result.hint };
+}
+
 async function checkInbox(env: Env): Promise<DoctorCheck> {
+  if (imapSettingsFrom(env) !== null)
+    return { name: 'inbox', ok: true, message: 'IMAP mode: the drop folder is not used', hint: null };
   return writableDir('inbox', env.INBOX_DIR);
 }
 

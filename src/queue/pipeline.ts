@@ -137,6 +137,11 @@ export class Pipeline {
     await this.queues.publish.add('publish', { reportId, target }, { jobId });
   }
 
+  /** Where this pipeline's Redis is, for parts that need a connection of their own. */
+  get redisTarget(): RedisTarget {
+    return this.options.redis;
+  }
+
   /** The names of the publish targets (boards) every report goes to. */
   get targetNames(): string[] {
     return [...this.options.targets.keys()];
