@@ -1,6 +1,8 @@
 import path from 'node:path';
+import { Metrics } from '../admin/metrics.js';
 import { secretValues, type Env } from '../config/index.js';
-import { DropFolder } from '../inbox/drop-folder.js';
+import { DropFolder, ImapWatcher, imapSettingsFrom, senderPolicyFrom } from '../inbox/index.js';
+import type { Redis } from 'ioredis';
 import { parseEmail } from '../parse/index.js';
 import {
   FileBoard,
@@ -124,6 +126,8 @@ export interface AppOptions {
   /** Lock duration for the workers; default: two LLM timeouts plus a margin (a summary may need a repair call). */
   readonly lockDurationMs?: number;
   readonly backoffScale?: number;
+  /** Prometheus metrics of this process; default: a new registry. */
+  readonly metrics?: Metrics;
 }
 
 /** Everything `isw-ko run` / `isw-ko worker` runs, wired from the configuration. */
@@ -132,7 +136,10 @@ export interface App {
   readonly logger: Logger;
   readonly pipeline: Pipeline;
   readonly llm: LlmSettings;
-  readonly inbox: DropFolder | null;
+  /** The IMAP watcher (IMAP_HOST set) or the drop folder; null when this process watches no inbox. */
+  readonly inbox: DropFolder | ImapWatcher | null;
+  /** What `/metrics` shows; parts wired here count into it (jobs, LLM tokens and errors). */
+  readonly metrics: Metrics;
   /** Stop taking work, finish current jobs, close everything; every step runs even if one fails. */
   close(): Promise<void>;
 }
@@ -154,13 +161,24 @@ export async function startApp(env: Env, options: AppOptions): Promise<App> {
     loadPrompts(env.PROMPTS_DIR ?? DEFAULT_PROMPTS_DIR),
     loadPostTemplates(env.TEMPLATES_DIR ?? DEFAULT_TEMPLATES_DIR),
   ]);
+  // Settings that are validated as a whole: a half-configured IMAP stops start-up here, before any connection.
+  const imap = options.inbox ? imapSettingsFrom(env) : null;
+  const senderPolicy = senderPolicyFrom(env);
+  if (imap !== null && senderPolicy.mode === 'off') {
+    logger.warn(
+      'SENDER_VERIFY=off: mail is NOT authenticated; anyone can post to your board by claiming to be ISW',
+    );
+  }
   const { target, embedded } = await connectRedis(env, logger);
 
+  const metrics = options.metrics ?? new Metrics();
   let pipeline: Pipeline | null = null;
   const ledger = {
     used: (month: string) => (pipeline === null ? Promise.resolve(0) : pipeline.store.tokensUsed(month)),
-    add: (month: string, tokens: number) =>
-      pipeline === null ? Promise.resolve() : pipeline.store.addTokens(month, tokens),
+    add: (month: string, tokens: number) => {
+      metrics.llmTokens.inc(Math.max(0, tokens));
+      return pipeline === null ? Promise.resolve() : pipeline.store.addTokens(month, tokens);
+    },
   };
   const summarizer = new Summarizer({ client: createLlmClient(llm), settings: llm, prompts, ledger, logger });
   // BOARD_RESOLVE_LINKS=false: never contact the tracking host; ISW's own URL is used instead.
@@ -181,24 +199,61 @@ export async function startApp(env: Env, options: AppOptions): Promise<App> {
     logger,
     workers: options.workers,
     parse: (raw) => parseEmail(raw, parseOptions),
-    summarize: (reportId, report) => summarizer.summarize(reportId, report),
+    summarize: async (reportId, report) => {
+      try {
+        return await summarizer.summarize(reportId, report);
+      } catch (err) {
+        metrics.llmErrors.inc({ code: err instanceof AppError ? err.code : 'UNEXPECTED' });
+        throw err;
+      }
+    },
     targets,
     summarizeConcurrency: llm.concurrency,
     lockDurationMs: options.lockDurationMs ?? env.JOB_LOCK_MS ?? 2 * llm.timeoutMs + 30_000,
     stalledIntervalMs: env.JOB_STALLED_CHECK_MS,
     ...(options.backoffScale === undefined ? {} : { backoffScale: options.backoffScale }),
+    onJobFinished: (event) => {
+      metrics.observeJob(event);
+    },
   });
   const started = pipeline;
+  metrics.observeQueues(() => started.counts());
 
-  let inbox: DropFolder | null = null;
+  // The inbox: the IMAP watcher when IMAP_HOST is set, else the drop folder (the embedded default).
+  let inbox: DropFolder | ImapWatcher | null = null;
+  let inboxRedis: Redis | null = null;
   if (options.inbox) {
-    inbox = new DropFolder(
-      { dir: env.INBOX_DIR, pollMs: env.INBOX_POLL_MS, logger: logger.child({ stage: 'inbox' }) },
-      async (raw, ref) => {
-        await started.enqueueEmail(raw, { kind: 'drop-folder', ref });
-      },
-    );
-    await inbox.start();
+    const log = logger.child({ stage: 'inbox' });
+    if (imap !== null) {
+      inboxRedis = createRedis(target, 'isw-ko-inbox');
+      inboxRedis.on('error', (err) => {
+        log.warn({ err: err.message }, 'inbox redis connection error; reconnecting');
+      });
+      const watcher = new ImapWatcher({
+        settings: imap,
+        policy: senderPolicy,
+        redis: inboxRedis,
+        prefix: env.REDIS_PREFIX,
+        logger: log,
+        deliver: async (raw, ref) => {
+          await started.enqueueEmail(raw, { kind: 'imap', ref });
+        },
+      });
+      watcher.on('disconnected', () => {
+        metrics.imapReconnects.inc();
+      });
+      inbox = watcher;
+      await watcher.start();
+    } else {
+      const folder = new DropFolder(
+        { dir: env.INBOX_DIR, pollMs: env.INBOX_POLL_MS, logger: log },
+        async (raw, ref) => {
+          await started.enqueueEmail(raw, { kind: 'drop-folder', ref });
+        },
+      );
+      inbox = folder;
+      await folder.start();
+    }
   }
 
   let closing: Promise<void> | null = null;
@@ -208,10 +263,14 @@ export async function startApp(env: Env, options: AppOptions): Promise<App> {
     pipeline: started,
     llm,
     inbox,
+    metrics,
     close: () =>
       (closing ??= (async () => {
         const steps: (() => Promise<void>)[] = [
           async () => inbox?.close(),
+          async () => {
+            await inboxRedis?.quit();
+          },
           () => started.close(),
           () => adapters.close(),
           async () => embedded?.stop(),

@@ -4,6 +4,7 @@ import path from 'node:path';
 import { Redis } from 'ioredis';
 import type { Env } from '../config/index.js';
 import { loadPostTemplates } from '../publish/index.js';
+import { checkAdmin } from '../admin/check-admin.js';
 import { checkImap, imapSettingsFrom, senderPolicyFrom } from '../inbox/index.js';
 import { checkRhymix, rhymixSettingsFrom } from '../publish/rhymix/index.js';
 import { webhookSettingsFrom } from '../publish/webhook/index.js';
@@ -31,6 +32,7 @@ export const CHECKS: readonly Check[] = [
   checkWebhookPart,
   checkImapPart,
   checkInbox,
+  checkAdmin,
 ];
 
 /** Run every check (all of them, even after a failure) and report each. */

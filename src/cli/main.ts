@@ -4,9 +4,12 @@ import { readFile } from 'node:fs/promises';
 import { QUEUE_NAMES, type QueueName } from '../queue/names.js';
 import { AppError } from '../shared/app-error.js';
 import type { Logger } from '../shared/logger.js';
+import { startHttp } from './admin-context.js';
 import { startApp } from './app.js';
 import { formatDoctor, runDoctor } from './doctor.js';
 import { parseOptionsFrom } from './context.js';
+import { registerInboxCommands } from './inbox-commands.js';
+import { registerJobCommands } from './jobs.js';
 import { previewCommand } from './preview.js';
 
 /** Build the `isw-ko` command line. Commands stay thin: parse arguments, call a stage, print. */
@@ -41,21 +44,39 @@ export function buildProgram(env: () => Env): Command {
 
   program
     .command('run')
-    .description('run everything in one process: inbox, all workers (embedded Redis when REDIS_URL is unset)')
+    .description(
+      'run everything in one process: inbox, all workers, the admin/public HTTP server on ADMIN_LISTEN (embedded Redis when REDIS_URL is unset)',
+    )
     .action(async () => {
       const app = await startApp(env(), { workers: QUEUE_NAMES, inbox: true });
+      const http = await startHttp(app, 'full').catch(async (err: unknown) => {
+        await app.close();
+        throw err;
+      });
       await untilSignal(app.logger);
-      await app.close();
+      // HTTP first (no new admin actions while the workers drain), then workers, queues, inbox, Redis.
+      await closeAll(app.logger, [() => http.close(), () => app.close()]);
     });
 
   program
     .command('worker')
     .description('run workers for some stages only, e.g. on another machine sharing one Redis')
     .option('--queues <names>', `comma-separated stages (${QUEUE_NAMES.join(', ')})`, QUEUE_NAMES.join(','))
-    .action(async (opts: { queues: string }) => {
+    .option(
+      '--listen <host:port>',
+      'serve /healthz, /readyz and /metrics here (no admin pages), e.g. 0.0.0.0:8787',
+    )
+    .action(async (opts: { queues: string; listen?: string }) => {
       const app = await startApp(env(), { workers: parseQueues(opts.queues), inbox: false });
+      const http =
+        opts.listen === undefined
+          ? null
+          : await startHttp(app, 'ops', opts.listen).catch(async (err: unknown) => {
+              await app.close();
+              throw err;
+            });
       await untilSignal(app.logger);
-      await app.close();
+      await closeAll(app.logger, [async () => http?.close(), () => app.close()]);
     });
 
   program
@@ -86,21 +107,17 @@ export function buildProgram(env: () => Env): Command {
       if (results.some((r) => !r.ok)) process.exitCode = 1;
     });
 
-  program
-    .command('jobs')
-    .description('job counts per queue and state')
-    .action(async () => {
-      const app = await startApp(env(), { workers: [], inbox: false });
-      try {
-        const counts = await app.pipeline.counts();
-        for (const [queue, byState] of Object.entries(counts)) {
-          const cells = Object.entries(byState).map(([state, n]) => `${state} ${n}`);
-          process.stdout.write(`${queue.padEnd(10)} ${cells.join('  ')}\n`);
-        }
-      } finally {
-        await app.close();
-      }
-    });
+  // `jobs`, `jobs list`, `jobs retry`, `reprocess`: a producer-only app per command.
+  registerJobCommands(program, {
+    open: () => startApp(env(), { workers: [], inbox: false }),
+    write: (text) => process.stdout.write(text),
+  });
+
+  registerInboxCommands(program, {
+    env,
+    open: () => startApp(env(), { workers: [], inbox: false }),
+    write: (text) => process.stdout.write(text),
+  });
 
   return program;
 }
@@ -117,6 +134,17 @@ function parseQueues(list: string): QueueName[] {
     });
   }
   return names as QueueName[];
+}
+
+/** Run every shutdown step in order, even when one fails (it is logged). */
+async function closeAll(logger: Logger, steps: readonly (() => Promise<unknown>)[]): Promise<void> {
+  for (const step of steps) {
+    try {
+      await step();
+    } catch (err) {
+      logger.warn({ err }, 'error during shutdown; continuing');
+    }
+  }
 }
 
 /** Resolve on the first SIGINT or SIGTERM: the caller then shuts down gracefully. */

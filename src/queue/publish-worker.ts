@@ -1,5 +1,6 @@
 import { UnrecoverableError, type Job } from 'bullmq';
 import type { Report } from '../parse/index.js';
+import { AppError } from '../shared/app-error.js';
 import type { Logger } from '../shared/logger.js';
 import type { SummaryRecord } from '../summarize/summary.js';
 import type { JobDataMap } from './names.js';
@@ -33,6 +34,33 @@ export async function processPublish(
   const adapter = deps.targets.get(target);
   if (adapter === undefined)
     throw new UnrecoverableError(`no publish target named "${target}" is configured`);
+  // Two publish jobs of one report and target (a re-post clicked while the first still runs) must
+  // not both find "no post yet" and both create one: the second waits for its retry.
+  const release = await deps.store.lock(`publish-${reportId}-${target}`, 10 * 60_000);
+  if (release === null) {
+    throw new AppError(
+      'PUBLISH_BUSY',
+      'operational',
+      `report ${reportId} is being published to ${target} by another job`,
+      {
+        hint: 'nothing to do: this job is retried once the other one is done',
+      },
+    );
+  }
+  try {
+    return await publishLocked(job, deps, log, adapter);
+  } finally {
+    await release();
+  }
+}
+
+async function publishLocked(
+  job: Job<JobDataMap['publish']>,
+  deps: PublishDeps,
+  log: Logger,
+  adapter: PublishTarget,
+): Promise<PostRecord> {
+  const { reportId, target } = job.data;
   const [stored, summary, existing] = await Promise.all([
     deps.store.getReport(reportId),
     deps.store.getSummary(reportId),

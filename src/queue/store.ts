@@ -141,6 +141,25 @@ export class Store {
     return all.map((v) => JSON.parse(v) as Rejection).sort((a, b) => b.at.localeCompare(a.at));
   }
 
+  /**
+   * Take a short lock (SET NX PX) so one piece of work runs once at a time across processes; returns
+   * a release function, or null when someone else holds it. The expiry frees it if we crash.
+   */
+  async lock(name: string, ttlMs: number): Promise<(() => Promise<void>) | null> {
+    const key = `${this.p}:lock:${name}`;
+    const token = `${process.pid}-${Date.now()}-${Math.random().toString(36).slice(2)}`;
+    if ((await this.redis.set(key, token, 'PX', ttlMs, 'NX')) !== 'OK') return null;
+    return async () => {
+      // Delete only our own lock: after an expiry it may be someone else's.
+      await this.redis.eval(
+        "if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del', KEYS[1]) else return 0 end",
+        1,
+        key,
+        token,
+      );
+    };
+  }
+
   /** Tokens used in a month ("2025-03"), for the LLM budget. */
   async tokensUsed(month: string): Promise<number> {
     return Number((await this.redis.get(`${this.p}:tokens:${month}`)) ?? 0);

@@ -67,8 +67,12 @@ export function createLogger(settings: LoggerSettings, destination?: pino.Destin
   if (settings.format === 'pretty' && destination === undefined) {
     return pino({
       ...options,
-      transport: { target: 'pino-pretty', options: { colorize: true, translateTime: 'SYS:HH:MM:ss' } },
+      transport: {
+        target: 'pino-pretty',
+        options: { colorize: true, translateTime: 'SYS:HH:MM:ss', destination: 2 },
+      },
     });
   }
-  return destination === undefined ? pino(options) : pino(options, destination);
+  // Logs go to stderr: stdout is the output of CLI commands (`preview`, `jobs list`), pipeable as is.
+  return pino(options, destination ?? pino.destination({ dest: 2, sync: true }));
 }

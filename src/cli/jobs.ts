@@ -1,0 +1,171 @@
+import { Option, type Command } from 'commander';
+import { AdminError } from '../admin/admin-error.js';
+import {
+  LISTABLE_STATES,
+  listJobs,
+  oneOf,
+  REPROCESS_STAGES,
+  reprocess,
+  retryAllFailed,
+  retryJob,
+  type JobRow,
+  type ListableState,
+  type NotifyReprocess,
+  type ReprocessStage,
+} from '../admin/operations.js';
+import { ageShort } from '../admin/views.js';
+import { QUEUE_NAMES, type QueueName } from '../queue/names.js';
+import type { Pipeline } from '../queue/pipeline.js';
+
+/** What the job commands need of a running app (`App` from `startApp` fits). */
+export interface JobsApp {
+  readonly pipeline: Pipeline;
+  /** Re-send a report's email (`reprocess --from notify`); absent when notify is not wired in. */
+  readonly renotify?: NotifyReprocess;
+  close(): Promise<void>;
+}
+
+export interface JobsContext {
+  /** Open the pipeline without workers (the commands only add and move jobs); closed after each command. */
+  open(): Promise<JobsApp>;
+  /** Where output goes (stdout in the CLI). */
+  write(text: string): void;
+  readonly clock?: () => number;
+}
+
+/**
+ * Add the admin's job commands to the program:
+ * - `jobs`: counts per queue and state;
+ * - `jobs list [--state failed] [--queue summarize]`: each job's report title, attempts, last error, age;
+ * - `jobs retry <id…>` / `jobs retry --all [--queue summarize]`: failed jobs again, with fresh attempts;
+ * - `reprocess <report-id> [--from summarize|publish|notify]`: a report again from a stage, editing its
+ *   existing board post.
+ */
+export function registerJobCommands(program: Command, ctx: JobsContext): void {
+  const clock = ctx.clock ?? Date.now;
+  const withApp = async (fn: (app: JobsApp) => Promise<void>): Promise<void> => {
+    const app = await ctx.open();
+    try {
+      await fn(app);
+    } finally {
+      await app.close();
+    }
+  };
+  const queueOption = (): Option =>
+    new Option('--queue <name>', 'only this stage queue').choices([...QUEUE_NAMES]);
+
+  const jobs = program
+    .command('jobs')
+    .description('job counts per queue and state; `jobs list` and `jobs retry` for the jobs themselves')
+    .action(() =>
+      withApp(async ({ pipeline }) => {
+        const counts = await pipeline.counts();
+        for (const [queue, byState] of Object.entries(counts)) {
+          const cells = Object.entries(byState).map(([state, n]) => `${state} ${n}`);
+          ctx.write(`${queue.padEnd(10)} ${cells.join('  ')}\n`);
+        }
+      }),
+    );
+
+  jobs
+    .command('list')
+    .description("list jobs in a state with each one's report title, attempts, last error and age")
+    .addOption(new Option('--state <state>', 'job state').choices([...LISTABLE_STATES]).default('failed'))
+    .addOption(queueOption())
+    .option('--limit <n>', 'at most this many jobs', '50')
+    .action((opts: { state: string; queue?: string; limit: string }) =>
+      withApp(async ({ pipeline }) => {
+        const state = oneOf('state', opts.state, LISTABLE_STATES);
+        const limit = Number(opts.limit);
+        if (!Number.isInteger(limit) || limit < 1) {
+          throw new AdminError('BAD_ARGUMENT', `--limit must be a whole number above 0, not "${opts.limit}"`);
+        }
+        const queue = opts.queue === undefined ? undefined : oneOf('queue', opts.queue, QUEUE_NAMES);
+        const rows = await listJobs(pipeline, { state, limit, ...(queue === undefined ? {} : { queue }) });
+        ctx.write(formatJobRows(rows, state, clock()));
+      }),
+    );
+
+  jobs
+    .command('retry')
+    .description('retry failed jobs by id, or every failed job with --all (attempts start again)')
+    .argument('[ids...]', 'job ids from `isw-ko jobs list`')
+    .option('--all', 'every failed job (of --queue, or of every stage)')
+    .addOption(queueOption())
+    .action((ids: string[], opts: { all?: boolean; queue?: string }) =>
+      withApp(async ({ pipeline }) => {
+        const queue: QueueName | undefined =
+          opts.queue === undefined ? undefined : oneOf('queue', opts.queue, QUEUE_NAMES);
+        if (opts.all === true) {
+          if (ids.length > 0) throw new AdminError('BAD_ARGUMENT', 'give job ids or --all, not both');
+          const n = await retryAllFailed(pipeline, queue);
+          ctx.write(
+            `retried ${n} failed job${n === 1 ? '' : 's'}${queue === undefined ? '' : ` in ${queue}`}\n`,
+          );
+          return;
+        }
+        if (ids.length === 0) {
+          throw new AdminError('BAD_ARGUMENT', 'no job ids given', {
+            hint: 'list failed jobs with `isw-ko jobs list`, or retry them all with `isw-ko jobs retry --all`',
+          });
+        }
+        const failures: string[] = [];
+        for (const id of ids) {
+          try {
+            const done = await retryJob(pipeline, id, queue);
+            ctx.write(`${done.queue}/${done.id}: queued again\n`);
+          } catch (err) {
+            if (!(err instanceof AdminError)) throw err;
+            // Go on with the other ids; the command still fails at the end.
+            failures.push(id);
+            ctx.write(`${id}: ${err.describe()}\n`);
+          }
+        }
+        if (failures.length > 0) {
+          throw new AdminError(
+            'JOB_NOT_FOUND',
+            `${failures.length} of ${ids.length} job(s) could not be retried: ${failures.join(', ')}`,
+          );
+        }
+      }),
+    );
+
+  program
+    .command('reprocess')
+    .description('run a report again from a stage (after a prompt or model change); edits its existing post')
+    .argument('<report-id>', 'the report id (admin reports page, `isw-ko jobs list`)')
+    .addOption(
+      new Option('--from <stage>', 'first stage to run again')
+        .choices([...REPROCESS_STAGES])
+        .default('summarize'),
+    )
+    .action((reportId: string, opts: { from: string }) =>
+      withApp(async (app) => {
+        const from: ReprocessStage = oneOf('stage', opts.from, REPROCESS_STAGES);
+        const done = await reprocess(
+          app.pipeline,
+          reportId,
+          from,
+          app.renotify === undefined ? {} : { notify: app.renotify },
+        );
+        for (const line of done) ctx.write(`${reportId}: ${line}\n`);
+      }),
+    );
+}
+
+/** `jobs list` output: a header line per job, then its last error indented. */
+export function formatJobRows(rows: readonly JobRow[], state: ListableState, now: number): string {
+  if (rows.length === 0) return `no ${state} jobs\n`;
+  return rows
+    .map((r) => {
+      const head = `${r.queue}/${r.id}  attempts ${r.attemptsMade}/${r.attempts}  age ${ageShort(now - r.createdAt)}  ${r.title}`;
+      const report = r.reportId === null ? '' : `\n    report: ${r.reportId}`;
+      const error = r.lastError === null ? '' : `\n    last error: ${oneLine(r.lastError)}`;
+      return `${head}${report}${error}\n`;
+    })
+    .join('');
+}
+
+function oneLine(text: string): string {
+  return text.replace(/\s+/g, ' ').trim();
+}
