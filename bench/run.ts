@@ -2,12 +2,14 @@
 // one entry to SECTIONS.
 import { runParseBench, type BenchSectionResult } from './parse.js';
 import { runImapBench } from './imap.js';
+import { runNotifyBench } from './notify.js';
 import { runPipelineBench } from './pipeline.js';
 
 const SECTIONS: readonly (() => Promise<BenchSectionResult>)[] = [
   () => runParseBench(),
   () => runPipelineBench(),
   () => runImapBench(),
+  () => runNotifyBench(),
 ];
 
 process.stdout.write(`isw-ko bench — Node ${process.version}, ${new Date().toISOString()}\n`);

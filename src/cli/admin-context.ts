@@ -7,18 +7,21 @@ import type { App } from './app.js';
 /**
  * What the admin server borrows from a running app besides the pipeline: the IMAP watcher's
  * status (`/readyz`) and its quarantine (the held-mail page) when the inbox is IMAP.
- *
- * Not wired yet, for whoever lands the notify stage in `startApp`: `publicRoutes: (s) =>
- * s.register(publicRoutes, {...})` (src/notify/http.ts), `mailStatus` (the "발송" stage),
- * `renotify` (`reprocess --from notify`), its queues as `extraQueues` for bull-board, and
- * `app.metrics.emailsSent.inc()` where a send succeeds. Until then the server runs without them.
+ * And from the notify stage: the public subscribe/confirm/unsubscribe routes, each report's mail
+ * status (the "발송" stage), `reprocess --from notify`, and its queues for bull-board.
  */
 export function adminProvidersFor(app: App): AdminProviders {
   const inbox = app.inbox;
+  const notify: AdminProviders = {
+    publicRoutes: app.notify.publicRoutes,
+    mailStatus: (reportId) => app.notify.mailStatus(reportId),
+    renotify: app.renotify,
+    extraQueues: [app.notify.fanOutQueue, app.notify.sendQueue],
+  };
   if (inbox instanceof ImapWatcher) {
-    return { quarantine: inbox.quarantine, imapStatus: () => inbox.status() };
+    return { ...notify, quarantine: inbox.quarantine, imapStatus: () => inbox.status() };
   }
-  return {};
+  return notify;
 }
 
 /**

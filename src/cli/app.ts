@@ -23,7 +23,13 @@ import { createRedis } from '../queue/connection.js';
 import { AppError } from '../shared/app-error.js';
 import { BoardTarget, shortNamesFrom } from '../queue/board-target.js';
 import type { RedisTarget } from '../queue/connection.js';
-import type { QueueName } from '../queue/names.js';
+import { QUEUE_NAMES, type QueueName } from '../queue/names.js';
+import { startNotifyWorkers, storeDigestSource, type NotifyWorkers } from '../queue/notify-worker.js';
+import { resolveNotifySettings } from '../notify/index.js';
+
+/** What `isw-ko worker --queues` can name: the pipeline's queues and the notify stage. */
+export const WORKER_NAMES = [...QUEUE_NAMES, 'notify'] as const;
+export type WorkerName = (typeof WORKER_NAMES)[number];
 import { Pipeline } from '../queue/pipeline.js';
 import type { PublishTarget } from '../queue/publish-worker.js';
 import { createLogger, type LogFormat, type Logger } from '../shared/logger.js';
@@ -119,7 +125,8 @@ export async function connectRedis(
 }
 
 export interface AppOptions {
-  readonly workers: readonly QueueName[];
+  /** The stages this process works on: the pipeline's queues, and `notify` (digest fan-out and sending). */
+  readonly workers: readonly WorkerName[];
   /** Watch the drop folder (only `isw-ko run` does). */
   readonly inbox: boolean;
   readonly logger?: Logger;
@@ -140,6 +147,10 @@ export interface App {
   readonly inbox: DropFolder | ImapWatcher | null;
   /** What `/metrics` shows; parts wired here count into it (jobs, LLM tokens and errors). */
   readonly metrics: Metrics;
+  /** The notify stage's queues, subscribers and mailer. */
+  readonly notify: NotifyWorkers;
+  /** `reprocess --from notify`: mail a report again to whoever has not had it. */
+  readonly renotify: (reportId: string) => Promise<string>;
   /** Stop taking work, finish current jobs, close everything; every step runs even if one fails. */
   close(): Promise<void>;
 }
@@ -169,6 +180,11 @@ export async function startApp(env: Env, options: AppOptions): Promise<App> {
       'SENDER_VERIFY=off: mail is NOT authenticated; anyone can post to your board by claiming to be ISW',
     );
   }
+  const notifySettings = await resolveNotifySettings(env, logger);
+  let resolveNotify: (n: NotifyWorkers) => void = () => undefined;
+  const notifyReady = new Promise<NotifyWorkers>((resolve) => {
+    resolveNotify = resolve;
+  });
   const { target, embedded } = await connectRedis(env, logger);
 
   const metrics = options.metrics ?? new Metrics();
@@ -197,7 +213,11 @@ export async function startApp(env: Env, options: AppOptions): Promise<App> {
     redis: target,
     prefix: env.REDIS_PREFIX,
     logger,
-    workers: options.workers,
+    workers: options.workers.filter((w): w is QueueName => w !== 'notify'),
+    // Notify starts right after the pipeline; a publish finishing before then waits for it.
+    onPublished: async (reportId) => {
+      await (await notifyReady).onReportPublished(reportId);
+    },
     parse: (raw) => parseEmail(raw, parseOptions),
     summarize: async (reportId, report) => {
       try {
@@ -217,6 +237,22 @@ export async function startApp(env: Env, options: AppOptions): Promise<App> {
     },
   });
   const started = pipeline;
+  const runsNotify = options.workers.includes('notify');
+  const notify = await startNotifyWorkers({
+    redis: target,
+    prefix: env.REDIS_PREFIX,
+    logger,
+    settings: notifySettings,
+    source: storeDigestSource(started.store, [...targets.keys()]),
+    workers: { fanOut: runsNotify, send: runsNotify },
+    scheduleDaily: runsNotify,
+    stalledIntervalMs: env.JOB_STALLED_CHECK_MS,
+    ...(options.backoffScale === undefined ? {} : { backoffScale: options.backoffScale }),
+    onSent: () => {
+      metrics.emailsSent.inc();
+    },
+  });
+  resolveNotify(notify);
   metrics.observeQueues(() => started.counts());
 
   // The inbox: the IMAP watcher when IMAP_HOST is set, else the drop folder (the embedded default).
@@ -264,6 +300,21 @@ export async function startApp(env: Env, options: AppOptions): Promise<App> {
     llm,
     inbox,
     metrics,
+    notify,
+    renotify: async (reportId) => {
+      // Only a published report has a post to link to and a summary to mail.
+      if ((await started.store.getStages(reportId)).publish?.state !== 'done') {
+        throw new AppError(
+          'NOT_PUBLISHED',
+          'user',
+          `report ${reportId} has not been published yet, so there is nothing to mail`,
+          {
+            hint: 'run `isw-ko reprocess <id> --from summarize` (or --from publish) first; subscribers are mailed when it is published',
+          },
+        );
+      }
+      return notify.renotify(reportId);
+    },
     close: () =>
       (closing ??= (async () => {
         const steps: (() => Promise<void>)[] = [
@@ -272,6 +323,7 @@ export async function startApp(env: Env, options: AppOptions): Promise<App> {
             await inboxRedis?.quit();
           },
           () => started.close(),
+          () => notify.close(),
           () => adapters.close(),
           async () => embedded?.stop(),
         ];

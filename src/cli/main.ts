@@ -1,14 +1,15 @@
 import { Command, CommanderError } from 'commander';
 import { configTableMarkdown, describeEnv, loadEnv, type Env } from '../config/index.js';
 import { readFile } from 'node:fs/promises';
-import { QUEUE_NAMES, type QueueName } from '../queue/names.js';
 import { AppError } from '../shared/app-error.js';
 import type { Logger } from '../shared/logger.js';
 import { startHttp } from './admin-context.js';
-import { startApp } from './app.js';
+import { startApp, WORKER_NAMES, type WorkerName } from './app.js';
 import { formatDoctor, runDoctor } from './doctor.js';
 import { parseOptionsFrom } from './context.js';
+import { registerDigestCommands } from './digest.js';
 import { registerInboxCommands } from './inbox-commands.js';
+import { registerSubscriberCommands } from './subscribers.js';
 import { registerJobCommands } from './jobs.js';
 import { previewCommand } from './preview.js';
 
@@ -48,7 +49,7 @@ export function buildProgram(env: () => Env): Command {
       'run everything in one process: inbox, all workers, the admin/public HTTP server on ADMIN_LISTEN (embedded Redis when REDIS_URL is unset)',
     )
     .action(async () => {
-      const app = await startApp(env(), { workers: QUEUE_NAMES, inbox: true });
+      const app = await startApp(env(), { workers: WORKER_NAMES, inbox: true });
       const http = await startHttp(app, 'full').catch(async (err: unknown) => {
         await app.close();
         throw err;
@@ -61,7 +62,7 @@ export function buildProgram(env: () => Env): Command {
   program
     .command('worker')
     .description('run workers for some stages only, e.g. on another machine sharing one Redis')
-    .option('--queues <names>', `comma-separated stages (${QUEUE_NAMES.join(', ')})`, QUEUE_NAMES.join(','))
+    .option('--queues <names>', `comma-separated stages (${WORKER_NAMES.join(', ')})`, WORKER_NAMES.join(','))
     .option(
       '--listen <host:port>',
       'serve /healthz, /readyz and /metrics here (no admin pages), e.g. 0.0.0.0:8787',
@@ -113,6 +114,8 @@ export function buildProgram(env: () => Env): Command {
     write: (text) => process.stdout.write(text),
   });
 
+  registerSubscriberCommands(program, { env, write: (text) => process.stdout.write(text) });
+  registerDigestCommands(program, { env, write: (text) => process.stdout.write(text) });
   registerInboxCommands(program, {
     env,
     open: () => startApp(env(), { workers: [], inbox: false }),
@@ -122,18 +125,18 @@ export function buildProgram(env: () => Env): Command {
   return program;
 }
 
-function parseQueues(list: string): QueueName[] {
+function parseQueues(list: string): WorkerName[] {
   const names = list
     .split(',')
     .map((s) => s.trim())
     .filter((s) => s.length > 0);
-  const bad = names.filter((n) => !(QUEUE_NAMES as readonly string[]).includes(n));
+  const bad = names.filter((n) => !(WORKER_NAMES as readonly string[]).includes(n));
   if (bad.length > 0 || names.length === 0) {
     throw new AppError('BAD_QUEUES', 'user', `unknown queue name(s): ${bad.join(', ') || '(none given)'}`, {
-      hint: `use a comma-separated list of ${QUEUE_NAMES.join(', ')}`,
+      hint: `use a comma-separated list of ${WORKER_NAMES.join(', ')}`,
     });
   }
-  return names as QueueName[];
+  return names as WorkerName[];
 }
 
 /** Run every shutdown step in order, even when one fails (it is logged). */

@@ -54,7 +54,10 @@ export class DropFolder {
     });
     this.timer = setInterval(() => void this.scan(), this.options.pollMs);
     this.timer.unref();
-    this.options.logger.info({ dir: path.resolve(this.options.dir) }, 'watching the drop folder for .eml files');
+    this.options.logger.info(
+      { dir: path.resolve(this.options.dir) },
+      'watching the drop folder for .eml files',
+    );
     await this.scan();
   }
 
@@ -119,7 +122,10 @@ export class DropFolder {
       log.warn({ err }, 'could not queue the email; it stays in the inbox and is tried again');
       return;
     }
-    await rename(file, path.join(this.processedDir, `${new Date().toISOString().replace(/[:.]/g, '-')}-${name}`));
+    await rename(
+      file,
+      path.join(this.processedDir, `${new Date().toISOString().replace(/[:.]/g, '-')}-${name}`),
+    );
     log.info('email queued and moved to processed/');
   }
 

@@ -89,12 +89,14 @@ const BOLD_STYLE = /font-weight\s*:\s*(?:bold|[6-9]00)/i;
 
 /** Fold white space (no-break spaces included) to single spaces and trim. */
 export function fold(text: string): string {
-  // One character class, not an alternation: this runs on every text node (a hot path). JS `\s`
-  // already covers U+00A0 and U+FEFF; the zero-width spaces are added.
-  return text.replace(WHITE, ' ').trim();
+  return text.replace(WHITE_RUN, ' ').trim();
 }
 
-const WHITE = /[\s\u200b-\u200d]+/g;
+// The white-space runs that need rewriting: a space followed by more white space, or a run that
+// starts with any other white space (no-break, tab, line break; JS `\s` covers U+00A0 and
+// U+FEFF) or a zero-width space. A lone space between words is left alone: matching every one
+// of them made `fold` the parser's most expensive line (bench/parse.ts).
+const WHITE_RUN = / [\s\u200b-\u200d]+|[^\S ][\s\u200b-\u200d]*|[\u200b-\u200d][\s\u200b-\u200d]*/g;
 // Anything that is not white space by `fold`'s definition: a block worth building.
 const NOT_WHITE = /[^\s\u200b-\u200d]/;
 
@@ -109,6 +111,8 @@ interface Pending {
   images: string[];
   hr: boolean;
   boldChars: number;
+  /** Whether `raw` has anything but white space (and `<br>` breaks). */
+  hasText: boolean;
 }
 
 /**
@@ -117,7 +121,7 @@ interface Pending {
  * (style, script) are skipped.
  */
 export function htmlToBlocks(html: string): Block[] {
-  const $ = load(bodyOf(html), { xml: false });
+  const $ = load(withoutHead(html), { xml: false });
   const blocks: Block[] = [];
   const stack: Frame[] = [{ tag: 'body', list: null }];
   let pending: Pending = empty();
@@ -126,7 +130,7 @@ export function htmlToBlocks(html: string): Block[] {
 
   const flush = (): void => {
     // Most flushes (between table, tr and td tags of a newsletter layout) have only white space.
-    if (!pending.hr && pending.images.length === 0 && !NOT_WHITE.test(pending.raw)) {
+    if (!pending.hr && pending.images.length === 0 && !pending.hasText) {
       if (pending.raw.length > 0 || pending.links.length > 0) pending = empty();
       return;
     }
@@ -156,6 +160,12 @@ export function htmlToBlocks(html: string): Block[] {
 
   const walk = (node: AnyNode): void => {
     if (isText(node)) {
+      if (!pending.hasText) {
+        // White space before a block's first word changes nothing once folded: not kept, so the
+        // layout's indentation between table cells is never concatenated and scanned again.
+        if (!NOT_WHITE.test(node.data)) return;
+        pending.hasText = true;
+      }
       pending.raw += node.data;
       if (boldDepth > 0) pending.boldChars += fold(node.data).length;
       return;
@@ -215,17 +225,22 @@ export function htmlToBlocks(html: string): Block[] {
   return blocks;
 }
 
+// A document that opens with its head: doctype, <html>, <head>.
+const LEADING_HEAD = /^\s*(?:<!doctype[^>]*>\s*)?(?:<html[^>]*>\s*)?<head[\s>]/i;
+const HEAD_END = /<\/head\s*>/gi;
+
 /**
- * The markup between the first `<body …>` and the last `</body>`, or all of it when either is
- * missing. The head (Constant Contact's is several KB of CSS) holds no content, and not
- * tokenising it is a measurable part of the parse budget (see bench/parse.ts).
+ * The markup without its leading `<head>…</head>` (Constant Contact's is several KB of CSS): the
+ * walk skips the head anyway, and not tokenising it is a measurable part of the parse budget
+ * (see bench/parse.ts). Only a head at the very start is cut, so a forward whose own markup has
+ * no head keeps everything, quoted header block included, whatever heads the quoted email has.
  */
-function bodyOf(html: string): string {
-  const open = html.search(/<body[\s>]/i);
-  if (open < 0) return html;
-  const start = html.indexOf('>', open);
-  const end = Math.max(html.lastIndexOf('</body'), html.lastIndexOf('</BODY'));
-  return start < 0 || end < start ? html : html.slice(start + 1, end);
+function withoutHead(html: string): string {
+  const start = LEADING_HEAD.exec(html);
+  if (start === null) return html;
+  HEAD_END.lastIndex = start[0].length;
+  const end = HEAD_END.exec(html);
+  return end === null ? html : html.slice(end.index + end[0].length);
 }
 
 const BULLET = /^\s*(?:[-*•·▪◦]|\d{1,2}[.)])\s+/;
@@ -310,5 +325,5 @@ function linksIn(text: string): BlockLink[] {
 }
 
 function empty(): Pending {
-  return { raw: '', links: [], images: [], hr: false, boldChars: 0 };
+  return { raw: '', links: [], images: [], hr: false, boldChars: 0, hasText: false };
 }

@@ -1,4 +1,14 @@
+// The notify stage's thin workers: a `notify` (fan-out) processor and a `notify-send` processor, and
+// `startNotifyWorkers`, which the pipeline wires in (call `onReportPublished` after each publish).
+// Decisions live in src/notify: who gets what (fan-out.ts), what a failure means
+// (delivery-errors.ts), and the exactly-once send protocol (deliver.ts). In short, a per-(digest,
+// subscriber) "sent" marker (HSETNX in a per-digest hash, 45 days) is written only after the SMTP
+// server has answered 250; a crash between that 250 and the marker is the one window in which a
+// second copy can go out (RFC 1047: SMTP has no two-phase commit). We chose that over writing the
+// marker first, which would turn the same crash into a digest never sent. The retry sees the
+// unfinished claim, keeps the Message-ID, and counts the send as `ambiguous`.
 import { Queue, UnrecoverableError, Worker, type Job, type JobsOptions } from 'bullmq';
+import type { FastifyPluginAsync } from 'fastify';
 import type { Redis } from 'ioredis';
 import { DigestRenderCache } from '../notify/render-cache.js';
 import {
@@ -10,6 +20,7 @@ import {
 } from '../notify/deliver.js';
 import { entryFromStored, digestIds, type DigestEntry } from '../notify/digest.js';
 import { digestIdOf, fanOut, type DigestRequest, type FanOutResult } from '../notify/fan-out.js';
+import { publicRoutesWith } from '../notify/http.js';
 import { createLinks } from '../notify/links.js';
 import { createMailer, SMTP_TIMEOUTS_MS, type Mailer } from '../notify/mailer.js';
 import type { NotifySettings } from '../notify/notify-settings.js';
@@ -153,6 +164,7 @@ export async function processNotifyFanOut(
 export async function processNotifySend(
   job: Job<SendOrder>,
   deps: NotifyProcessorDeps,
+  onSent?: () => void,
 ): Promise<DeliverOutcome> {
   const claim = JSON.stringify({
     jobId: job.id,
@@ -160,7 +172,9 @@ export async function processNotifySend(
     at: new Date(deps.clock()).toISOString(),
     pid: process.pid,
   });
-  return deliverDigest(job.data, claim, deps);
+  const outcome = await deliverDigest(job.data, claim, deps);
+  if (outcome.state === 'sent') onSent?.();
+  return outcome;
 }
 
 export interface NotifyWorkersOptions {
@@ -189,6 +203,15 @@ export interface NotifyWorkersOptions {
   readonly scheduleDaily?: boolean;
   /** How long sends pause after SMTP refuses our credentials or sender; default {@link SMTP_CONFIG_PAUSE_MS}. */
   readonly configPauseMs?: number;
+  /** Called for every message SMTP (or the outbox) accepted, e.g. `() => metrics.emailsSent.inc()`. */
+  readonly onSent?: () => void;
+}
+
+/** A report's email, as the admin pages show it (the shape of `MailStatus` in src/admin/views.ts). */
+export interface MailStatusInfo {
+  readonly state: 'done' | 'failed' | 'pending';
+  readonly detail: string | null;
+  readonly at: string | null;
 }
 
 /** The running notify queues and workers. */
@@ -206,6 +229,15 @@ export interface NotifyWorkers {
   onReportPublished(reportId: string, at?: number): Promise<boolean>;
   /** Enqueue a daily digest run now (or at `runAt`), as `isw-ko digest send` does. Returns its digest id. */
   sendDaily(runAt?: number): Promise<string>;
+  /**
+   * `reprocess --from notify`: fan a report's email out again. Whoever already had it is skipped by
+   * the sent markers, so only subscribers who missed it (new, or failed before) get a copy.
+   */
+  renotify(reportId: string): Promise<string>;
+  /** Whether a report's email went out (the admin report page's "발송" stage); null before publication. */
+  mailStatus(reportId: string): Promise<MailStatusInfo | null>;
+  /** The public subscribe/confirm/unsubscribe routes, options bound: the admin server's `providers.publicRoutes`. */
+  readonly publicRoutes: FastifyPluginAsync;
   /** Create or update the daily job scheduler (DIGEST_TIME in DIGEST_TIME_ZONE). Returns its next run (ms). */
   ensureDailySchedule(): Promise<number | null>;
   /** Workers first (running jobs finish or are released), then queues, mailer, Redis. Safe to call twice. */
@@ -340,7 +372,7 @@ export async function startNotifyWorkers(options: NotifyWorkersOptions): Promise
       NOTIFY_QUEUE_NAMES.send,
       async (job) => {
         try {
-          return await processNotifySend(job, deps);
+          return await processNotifySend(job, deps, options.onSent);
         } catch (err) {
           if (isAppError(err, 'SMTP_CONFIG')) {
             // Every message would fail alike: pause the queue (no attempt used) and say what to fix.
@@ -392,6 +424,48 @@ export async function startNotifyWorkers(options: NotifyWorkersOptions): Promise
       log.info({ reportId, digestId, first }, 'immediate digest enqueued');
       return true;
     },
+    async renotify(reportId) {
+      if ((await notifyStore.publishedAt(reportId)) === null)
+        await notifyStore.recordPublished(reportId, clock());
+      const digestId = digestIds.immediate(reportId);
+      // A fresh job id: the first fan-out job may still be kept as completed, which would dedupe this one.
+      const jobId = `${notifyJobIds.fanOut(digestId)}-re${clock().toString(36)}`;
+      await fanOutQueue.add('report', { kind: 'report', reportId }, { jobId });
+      return `queued ${jobId}: immediate subscribers who have not had ${digestId} get it`;
+    },
+    async mailStatus(reportId) {
+      const publishedAt = await notifyStore.publishedAt(reportId);
+      if (publishedAt === null) return null;
+      const digestId = digestIds.immediate(reportId);
+      const [stats, fannedOutAt] = await Promise.all([
+        notifyStore.stats(digestId),
+        notifyStore.fannedOutAt(digestId),
+      ]);
+      const finished = stats.sent + stats.alreadySent + stats.skipped + stats.failed + stats.bounced;
+      const waiting = Math.max(0, stats.enqueued - finished);
+      const parts = [`즉시 발송 ${stats.sent}건`];
+      if (stats.bounced > 0) parts.push(`반송 ${stats.bounced}건`);
+      if (stats.failed > 0) parts.push(`실패 ${stats.failed}건`);
+      if (waiting > 0) parts.push(`대기 ${waiting}건`);
+      const state =
+        fannedOutAt === null || waiting > 0
+          ? 'pending'
+          : stats.sent === 0 && stats.failed + stats.bounced > 0
+            ? 'failed'
+            : 'done';
+      return { state, detail: parts.join(' · '), at: new Date(fannedOutAt ?? publishedAt).toISOString() };
+    },
+    publicRoutes: publicRoutesWith({
+      subscribers,
+      notifyStore,
+      mailer,
+      templates,
+      links: deps.links,
+      tokenSecret: settings.tokenSecret,
+      from: settings.from,
+      logger,
+      clock,
+    }),
     async sendDaily(runAt = clock()) {
       const digestId = digestIdOf({ kind: 'daily', runAt }, settings.digestTimeZone);
       await fanOutQueue.add('daily', { kind: 'daily', runAt }, { jobId: notifyJobIds.fanOut(digestId) });

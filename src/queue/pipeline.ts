@@ -39,6 +39,8 @@ export interface PipelineOptions {
   readonly llmUnreachableDelayMs?: number;
   /** Multiplies every backoff delay (tests use a small one). */
   readonly backoffScale?: number;
+  /** Told after each successful publish of a report (the notify stage mails its subscribers). */
+  readonly onPublished?: (reportId: string) => Promise<void>;
   /** Told of every finished attempt of this process's workers (metrics); must not throw. */
   readonly onJobFinished?: (event: JobFinishedEvent) => void;
 }
@@ -170,7 +172,13 @@ export class Pipeline {
           logger: o.logger,
         }),
       summarize: (job, token) => this.runSummarize(job, token, targets),
-      publish: (job) => processPublish(job, { store: this.store, targets: o.targets, logger: o.logger }),
+      publish: (job) =>
+        processPublish(job, {
+          store: this.store,
+          targets: o.targets,
+          logger: o.logger,
+          ...(o.onPublished === undefined ? {} : { onPublished: o.onPublished }),
+        }),
     };
     const worker = new Worker(name, processors[name] as (job: Job) => Promise<unknown>, {
       connection: redisOptions(o.redis, `isw-ko-${name}-worker`),

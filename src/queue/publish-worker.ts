@@ -20,6 +20,8 @@ export interface PublishTarget {
 
 export interface PublishDeps {
   readonly store: Store;
+  /** Told after every successful publish (idempotent: notify mails a report's first publication only). */
+  readonly onPublished?: (reportId: string) => Promise<void>;
   readonly targets: ReadonlyMap<string, PublishTarget>;
   readonly logger: Logger;
 }
@@ -84,5 +86,7 @@ async function publishLocked(
     { url: record.url, edited: existing !== null },
     existing === null ? 'post published' : 'post updated',
   );
+  // After the record: a failure here retries the job, which edits the post (no second one) and tells again.
+  await deps.onPublished?.(reportId);
   return record;
 }

@@ -157,14 +157,14 @@ describe('isw-ko reprocess', () => {
     expect(await app.pipeline.queues.summarize.getFailed()).toHaveLength(0);
   });
 
-  it('says what is wrong: an unknown report, publish before any summary, notify without a notify stage', async () => {
+  it('says what is wrong: an unknown report, publish before any summary, notify before publication', async () => {
     const unknown = await inProcess('reprocess', 'mnope').catch((err: unknown) => err);
     expect(isAppError(unknown, 'REPORT_NOT_FOUND')).toBe(true);
     const { reportId } = await failedSummary('isw-roca-2024-01-26.eml');
     const publish = await inProcess('reprocess', reportId, '--from', 'publish').catch((err: unknown) => err);
     expect(isAppError(publish, 'SUMMARY_MISSING')).toBe(true);
     const notify = await inProcess('reprocess', reportId, '--from', 'notify').catch((err: unknown) => err);
-    expect(isAppError(notify, 'NOTIFY_NOT_CONFIGURED')).toBe(true);
+    expect(isAppError(notify, 'NOT_PUBLISHED')).toBe(true);
   });
 });
 

@@ -115,7 +115,10 @@ describe('pipeline end to end', () => {
     const started = Date.now();
     await app.pipeline.enqueueEmail(readFixture('isw-roca-2025-03-02.eml'), { kind: 'cli', ref: 'x' });
     await waitFor('the post', () => h.posts().length === 1);
-    expect(Date.now() - started, h.logs.filter((l) => !l.includes('"level":20')).join('\n')).toBeGreaterThanOrEqual(900);
+    expect(
+      Date.now() - started,
+      h.logs.filter((l) => !l.includes('"level":20')).join('\n'),
+    ).toBeGreaterThanOrEqual(900);
     expect(h.logs.some((l) => l.includes('rate limit'))).toBe(true);
     expect(h.logs.some((l) => l.includes('job failed'))).toBe(false);
   });

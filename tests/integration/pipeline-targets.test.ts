@@ -42,7 +42,12 @@ async function startReceiver(): Promise<Receiver> {
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   r.url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/hook`;
-  r.close = () => new Promise((resolve) => server.close(() => resolve()));
+  r.close = () =>
+    new Promise((resolve) =>
+      server.close(() => {
+        resolve();
+      }),
+    );
   return r;
 }
 

@@ -1,0 +1,151 @@
+// CLI commands `subscribers add|remove|list|import|export` and `digest preview|send [--dry-run]` against a real redis-server.
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { Command } from 'commander';
+import { Redis } from 'ioredis';
+import { simpleParser } from 'mailparser';
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { registerDigestCommands } from '../../src/cli/digest.js';
+import { registerSubscriberCommands, type NotifyCliContext } from '../../src/cli/subscribers.js';
+import { loadEnv, type Env } from '../../src/config/index.js';
+import { NotifyStore } from '../../src/notify/notify-store.js';
+import { SubscriberStore } from '../../src/notify/subscribers.js';
+import { NOTIFY_QUEUE_NAMES } from '../../src/queue/notify-worker.js';
+import { Store } from '../../src/queue/store.js';
+import { Queue } from 'bullmq';
+import { fixtureReport, quietLogger, seedPublishedReport, TEST_SECRET } from '../support/notify-fixtures.js';
+import { freshPrefix, startTestRedis, type TestRedis } from '../support/redis.js';
+
+let server: TestRedis;
+let redis: Redis;
+let dir: string;
+let env: Env;
+let out: string;
+const NOW = Date.parse('2025-03-03T00:00:00Z');
+
+beforeAll(async () => {
+  server = await startTestRedis();
+  redis = new Redis(server.url);
+  dir = mkdtempSync(path.join(tmpdir(), 'isw-ko-cli-'));
+});
+afterAll(async () => {
+  await redis.quit();
+  await server.close();
+  rmSync(dir, { recursive: true, force: true });
+});
+beforeEach(() => {
+  env = loadEnv({
+    env: {
+      REDIS_URL: server.url,
+      REDIS_PREFIX: freshPrefix('cli'),
+      DATA_DIR: dir,
+      TOKEN_SECRET: TEST_SECRET,
+      LOG_LEVEL: 'silent',
+    },
+    envFile: null,
+  });
+  out = '';
+});
+
+async function run(...args: string[]): Promise<string> {
+  const before = out.length;
+  const ctx: NotifyCliContext = {
+    env: () => env,
+    write: (text) => {
+      out += text;
+    },
+    logger: quietLogger,
+    clock: () => NOW,
+  };
+  const program = new Command('isw-ko').exitOverride();
+  registerSubscriberCommands(program, ctx);
+  registerDigestCommands(program, ctx);
+  await program.parseAsync(['node', 'isw-ko', ...args]);
+  return out.slice(before);
+}
+
+describe('subscribers commands', () => {
+  it('adds, lists, imports with a report, exports and removes', async () => {
+    expect(
+      await run('subscribers', 'add', 'Kim@Example.org', '--name', '김독자', '--mode', 'immediate'),
+    ).toMatch(/^added: active +immediate +Kim@example\.org \(김독자\)/);
+    const csv = path.join(dir, 'list.csv');
+    writeFileSync(csv, 'email,name\r\nlee@example.org,이영희\r\nbroken,x\r\nkim@example.org,김독자\r\n');
+    const report = await run('subscribers', 'import', csv);
+    expect(report).toContain('3 rows (UTF-8)');
+    expect(report).toContain('added 1, updated 1, unchanged 0, rejected 1');
+    expect(report).toContain('line 3: broken — invalid address');
+    const list = await run('subscribers', 'list');
+    expect(list).toContain('lee@example.org (이영희)');
+    expect(list).toContain('2 listed; 2 in all, active: 0 immediate, 2 daily');
+    const exportFile = path.join(dir, 'export.csv');
+    expect(await run('subscribers', 'export', '--out', exportFile)).toContain('written to');
+    expect(
+      readFileSync(exportFile, 'utf8')
+        .split('\r\n')
+        .filter((l) => l !== ''),
+    ).toHaveLength(3);
+    expect(await run('subscribers', 'remove', 'kim@example.org')).toBe('Kim@example.org: unsubscribed\n');
+    expect(await run('subscribers', 'list', '--status', 'unsubscribed')).toContain('Kim@example.org');
+    expect(await run('subscribers', 'remove', 'kim@example.org', '--purge')).toBe(
+      'Kim@example.org: erased\n',
+    );
+    expect(await run('subscribers', 'remove', 'nobody@example.org')).toContain('not a subscriber');
+  });
+});
+
+describe('digest commands', () => {
+  async function seed(): Promise<string> {
+    const f = fixtureReport('isw-roca-2025-03-02');
+    await seedPublishedReport(new Store(redis, env.REDIS_PREFIX), f);
+    await new NotifyStore(redis, env.REDIS_PREFIX).recordPublished(f.reportId, NOW - 3600_000);
+    const subscribers = new SubscriberStore(redis, env.REDIS_PREFIX, () => NOW);
+    await subscribers.add({ address: 'daily@example.org', mode: 'daily', source: 'cli' });
+    await subscribers.add({ address: 'instant@example.org', mode: 'immediate', source: 'cli' });
+    return f.reportId;
+  }
+
+  it('writes a preview as .html, .txt and .eml', async () => {
+    await seed();
+    const base = path.join(dir, 'preview', 'daily');
+    const said = await run('digest', 'preview', '--mode', 'daily', '--out', base);
+    expect(said).toContain('subject: [ISW 브리핑] 2025년 3월 2일 — 러시아의 공세 캠페인 평가');
+    expect(said).toMatch(/HTML: [\d.]+ KB of the 92 KB budget/);
+    expect(readFileSync(`${base}.html`, 'utf8')).toContain('<html lang="ko"');
+    expect(readFileSync(`${base}.txt`, 'utf8')).toContain('[주요 요점]');
+    const mail = await simpleParser(readFileSync(`${base}.eml`));
+    expect(mail.subject).toBe('[ISW 브리핑] 2025년 3월 2일 — 러시아의 공세 캠페인 평가');
+    expect(mail.text).toContain('토레츠크');
+  });
+
+  it('fails with a clear error when there is nothing to preview', async () => {
+    await expect(run('digest', 'preview')).rejects.toMatchObject({ code: 'REPORT_NOT_FOUND' });
+  });
+
+  it('shows who would get what with --dry-run, changing nothing, then queues the digest', async () => {
+    const reportId = await seed();
+    const daily = await run('digest', 'send', '--dry-run');
+    expect(daily).toContain(
+      'daily@example.org\t1 report(s)\t[ISW 브리핑] 2025년 3월 2일 — 러시아의 공세 캠페인 평가',
+    );
+    expect(daily).not.toContain('instant@example.org');
+    expect(daily).toContain(
+      'dry run of the daily digest: 1 email(s) would be sent, 0 daily subscriber(s) have nothing new',
+    );
+    const immediate = await run('digest', 'send', '--dry-run', '--report', reportId);
+    expect(immediate).toContain('instant@example.org\t1 report(s)');
+    const queue = new Queue(NOTIFY_QUEUE_NAMES.fanOut, { connection: redis, prefix: env.REDIS_PREFIX });
+    try {
+      expect(await queue.count()).toBe(0);
+      expect(
+        (await new SubscriberStore(redis, env.REDIS_PREFIX).getByAddress('daily@example.org'))
+          ?.dailyCoveredUntil,
+      ).toBeNull();
+      expect(await run('digest', 'send')).toMatch(/^queued daily digest d202503030900;/);
+      expect(await queue.getJobCounts('waiting')).toEqual({ waiting: 1 });
+    } finally {
+      await queue.close();
+    }
+  });
+});

@@ -1,0 +1,72 @@
+// Covers the notify stage inside the whole app: a published report mails each immediate subscriber once (real SMTP server), and a re-run edits the post without mailing again.
+import { afterEach, beforeEach, expect, it } from 'vitest';
+import { simpleParser } from 'mailparser';
+import { readFixture } from '../support/fixtures.js';
+import { startHarness, waitFor, type PipelineHarness } from '../support/pipeline.js';
+import { startTestSmtpServer, type TestSmtpServer } from '../support/smtp-server.js';
+
+let h: PipelineHarness;
+let smtp: TestSmtpServer;
+beforeEach(async () => {
+  smtp = await startTestSmtpServer();
+  h = await startHarness({
+    SMTP_URL: smtp.url,
+    MAIL_FROM: 'ISW 브리핑 <briefing@example.org>',
+    MAIL_RATE_PER_SECOND: '0',
+    TOKEN_SECRET: 'token-secret-for-tests-0123456789abcdef',
+    PUBLIC_BASE_URL: 'https://briefing.example.org',
+  });
+});
+afterEach(async () => {
+  await h.close();
+  await smtp.close();
+});
+
+it('mails every immediate subscriber once when a report is published, and not again when it is re-run', async () => {
+  const app = await h.start({ workers: ['ingest', 'summarize', 'publish', 'notify'] });
+  await app.notify.subscribers.add({
+    address: 'kim@example.kr',
+    name: '김',
+    mode: 'immediate',
+    source: 'cli',
+  });
+  await app.notify.subscribers.add({
+    address: 'lee@example.kr',
+    name: '이',
+    mode: 'immediate',
+    source: 'cli',
+  });
+  await app.notify.subscribers.add({ address: 'park@example.kr', name: '박', mode: 'daily', source: 'cli' });
+
+  await app.pipeline.enqueueEmail(readFixture('isw-roca-2025-03-02.eml'), { kind: 'cli', ref: 'x' });
+  await smtp.waitForAccepted(2, 20_000);
+  const mail = await simpleParser(smtp.messages[0]?.raw ?? Buffer.alloc(0));
+  expect(mail.subject).toContain('[ISW 브리핑]');
+  expect(mail.subject).toContain('러시아의 공세 캠페인 평가');
+  const header = (name: string): string =>
+    mail.headerLines
+      .find((l) => l.key === name)
+      ?.line.replace(/^[^:]+:\s*/, '')
+      .replace(/\s+/g, ' ') ?? '';
+  expect(header('list-unsubscribe-post')).toBe('List-Unsubscribe=One-Click');
+  expect(header('list-unsubscribe')).toMatch(/^<https:\/\/briefing\.example\.org\/[^>]+>, <mailto:[^>]+>$/);
+  expect(mail.html).not.toContain('<script');
+  expect(smtp.messages.map((m) => m.to[0]).sort()).toEqual(['kim@example.kr', 'lee@example.kr']);
+
+  // A re-run of the summary edits the post in place and mails nobody again.
+  const [reportId] = await app.pipeline.store.listReports();
+  await app.pipeline.enqueueSummarize(reportId ?? '', true);
+  await waitFor(
+    'the post to be edited',
+    async () => (await app.pipeline.store.getPost(reportId ?? '', 'file'))?.revisions === 2,
+  );
+  await waitFor('the notify queues to drain', async () => {
+    const fan = await app.notify.fanOutQueue.getJobCounts('waiting', 'active');
+    const send = await app.notify.sendQueue.getJobCounts('waiting', 'active');
+    return (
+      Object.values({ ...fan }).every((n) => n === 0) && Object.values({ ...send }).every((n) => n === 0)
+    );
+  });
+  expect(smtp.accepted).toBe(2);
+  expect(h.postCount()).toBe(1);
+});

@@ -1,0 +1,84 @@
+// The notify settings slice: defaults, the development token key kept under DATA_DIR, production refusals.
+import { mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { loadEnv } from '../../src/config/index.js';
+import { DEV_SECRET_FILE, resolveNotifySettings } from '../../src/notify/notify-settings.js';
+
+const dirs: string[] = [];
+const tempDir = (): string => {
+  const d = mkdtempSync(path.join(tmpdir(), 'isw-ko-notify-settings-'));
+  dirs.push(d);
+  return d;
+};
+afterAll(() => {
+  for (const d of dirs) rmSync(d, { recursive: true, force: true });
+});
+
+describe('resolveNotifySettings', () => {
+  it('fills the defaults: outbox under DATA_DIR, 08:00 Asia/Seoul, mailto from MAIL_FROM', async () => {
+    const dir = tempDir();
+    const s = await resolveNotifySettings(loadEnv({ env: { DATA_DIR: dir }, envFile: null }));
+    expect(s).toMatchObject({
+      smtpUrl: null,
+      from: { name: 'ISW 브리핑', address: 'isw-ko@localhost' },
+      outboxDir: path.join(dir, 'outbox'),
+      publicBaseUrl: 'http://localhost:8080',
+      unsubscribeMailto: 'isw-ko@localhost',
+      digestTime: { hour: 8, minute: 0 },
+      digestTimeZone: 'Asia/Seoul',
+      bounceLimit: 3,
+      ratePerSecond: 10,
+      poolSize: 5,
+    });
+  });
+
+  it('generates a development key once (mode 0600) and reuses it', async () => {
+    const dir = tempDir();
+    const env = loadEnv({ env: { DATA_DIR: dir }, envFile: null });
+    const first = await resolveNotifySettings(env);
+    const second = await resolveNotifySettings(env);
+    expect(first.tokenSecret.length).toBeGreaterThanOrEqual(32);
+    expect(second.tokenSecret).toBe(first.tokenSecret);
+    const file = path.join(dir, DEV_SECRET_FILE);
+    expect(readFileSync(file, 'utf8')).toBe(first.tokenSecret);
+    expect(statSync(file).mode & 0o777).toBe(0o600);
+  });
+
+  it('uses TOKEN_SECRET when set, and refuses production without it or without https links', async () => {
+    const dir = tempDir();
+    const secret = 'x'.repeat(40);
+    expect(
+      (await resolveNotifySettings(loadEnv({ env: { DATA_DIR: dir, TOKEN_SECRET: secret }, envFile: null })))
+        .tokenSecret,
+    ).toBe(secret);
+    await expect(
+      resolveNotifySettings(
+        loadEnv({
+          env: { DATA_DIR: dir, NODE_ENV: 'production', PUBLIC_BASE_URL: 'https://isw.example.org' },
+          envFile: null,
+        }),
+      ),
+    ).rejects.toMatchObject({ code: 'SECRET_MISSING' });
+    await expect(
+      resolveNotifySettings(
+        loadEnv({ env: { DATA_DIR: dir, NODE_ENV: 'production', TOKEN_SECRET: secret }, envFile: null }),
+      ),
+    ).rejects.toMatchObject({ code: 'SETTINGS_INVALID' });
+  });
+
+  it('rejects bad mail settings at load time, all at once', () => {
+    expect(() =>
+      loadEnv({
+        env: {
+          DIGEST_TIME: '8am',
+          DIGEST_TIME_ZONE: 'Mars/Olympus',
+          SMTP_URL: 'http://x',
+          TOKEN_SECRET: 'short',
+        },
+        envFile: null,
+      }),
+    ).toThrow(/DIGEST_TIME[\s\S]*DIGEST_TIME_ZONE|DIGEST_TIME_ZONE[\s\S]*DIGEST_TIME/);
+  });
+});
