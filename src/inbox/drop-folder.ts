@@ -93,12 +93,17 @@ export class DropFolder {
       if (info === null || !info.isFile()) continue;
       const before = this.seen.get(name);
       const now = Date.now();
-      if (before === undefined || before.size !== info.size || before.mtimeMs !== info.mtimeMs) {
+      // A file last written more than stableMs ago (saved elsewhere, then moved in) goes at once.
+      const settled = before === undefined && now - info.mtimeMs >= stableMs;
+      if (
+        !settled &&
+        (before === undefined || before.size !== info.size || before.mtimeMs !== info.mtimeMs)
+      ) {
         this.seen.set(name, { size: info.size, mtimeMs: info.mtimeMs, at: now });
         waiting = true;
         continue;
       }
-      if (now - before.at < stableMs) {
+      if (!settled && before !== undefined && now - before.at < stableMs) {
         waiting = true;
         continue;
       }

@@ -1,5 +1,4 @@
-import { load } from 'cheerio/slim';
-import { isDocument, isTag, isText, type AnyNode, type Element } from 'domhandler';
+import { Parser } from 'htmlparser2';
 
 /** A link inside a block: its own text and its href as given. */
 export interface BlockLink {
@@ -121,7 +120,6 @@ interface Pending {
  * (style, script) are skipped.
  */
 export function htmlToBlocks(html: string): Block[] {
-  const $ = load(withoutHead(html), { xml: false });
   const blocks: Block[] = [];
   const stack: Frame[] = [{ tag: 'body', list: null }];
   let pending: Pending = empty();
@@ -158,69 +156,105 @@ export function htmlToBlocks(html: string): Block[] {
     pending = empty();
   };
 
-  const walk = (node: AnyNode): void => {
-    if (isText(node)) {
-      if (!pending.hasText) {
-        // White space before a block's first word changes nothing once folded: not kept, so the
-        // layout's indentation between table cells is never concatenated and scanned again.
-        if (!NOT_WHITE.test(node.data)) return;
-        pending.hasText = true;
-      }
-      pending.raw += node.data;
-      if (boldDepth > 0) pending.boldChars += fold(node.data).length;
-      return;
-    }
-    if (isDocument(node)) {
-      for (const child of node.children) walk(child);
-      return;
-    }
-    if (!isTag(node)) return; // comments, directives, CDATA
-    const el: Element = node;
-    const tag = el.name.toLowerCase();
-    if (SKIP_TAGS.has(tag)) return;
-    const style = el.attribs.style ?? '';
-    if (HIDDEN_STYLE.test(style) || 'hidden' in el.attribs) return;
-    if (tag === 'br') {
-      pending.raw += '\n';
-      return;
-    }
-    if (tag === 'img') {
-      pending.images.push(fold(el.attribs.alt ?? ''));
-      return;
-    }
-    if (tag === 'hr') {
-      flush();
-      pending.hr = true;
-      flush();
-      return;
-    }
-    const isBold = tag === 'b' || tag === 'strong' || BOLD_STYLE.test(style);
-    if (isBold) boldDepth += 1;
-    if (BLOCK_TAGS.has(tag)) {
-      flush();
-      const parent = stack[stack.length - 1];
-      let list = parent?.list ?? null;
-      if (tag === 'ul' || tag === 'ol') {
-        listCount += 1;
-        list = { id: listCount, ordered: tag === 'ol', depth: list === null ? 0 : list.depth + 1 };
-      }
-      stack.push({ tag, list });
-      for (const child of el.children) walk(child);
-      flush();
-      stack.pop();
-    } else if (tag === 'a' && typeof el.attribs.href === 'string') {
-      const start = pending.raw.length;
-      for (const child of el.children) walk(child);
-      const text = fold(pending.raw.slice(start));
-      pending.links.push({ text, href: el.attribs.href.trim() });
-    } else {
-      for (const child of el.children) walk(child);
-    }
-    if (isBold) boldDepth -= 1;
-  };
+  // One pass of htmlparser2's tokenizer with callbacks, no DOM built: the elements still open,
+  // each with what its end has to undo. htmlparser2 closes every element it opens (void and
+  // implied ends included), so the frames stay balanced.
+  interface OpenElement {
+    readonly skip: boolean;
+    readonly block: boolean;
+    readonly bold: boolean;
+    readonly link: { readonly start: number; readonly href: string } | null;
+  }
+  const NOOP: OpenElement = { skip: false, block: false, bold: false, link: null };
+  const SKIP: OpenElement = { skip: true, block: false, bold: false, link: null };
+  const open: OpenElement[] = [];
+  let skipDepth = 0;
 
-  const root = $.root()[0];
-  if (root !== undefined) walk(root);
+  const parser = new Parser(
+    {
+      onopentag(tag, attribs) {
+        if (
+          skipDepth > 0 ||
+          SKIP_TAGS.has(tag) ||
+          'hidden' in attribs ||
+          HIDDEN_STYLE.test(attribs.style ?? '')
+        ) {
+          skipDepth += 1;
+          open.push(SKIP);
+          return;
+        }
+        if (tag === 'br') {
+          pending.raw += '\n';
+          open.push(NOOP);
+          return;
+        }
+        if (tag === 'img') {
+          pending.images.push(fold(attribs.alt ?? ''));
+          open.push(NOOP);
+          return;
+        }
+        if (tag === 'hr') {
+          flush();
+          pending.hr = true;
+          flush();
+          open.push(NOOP);
+          return;
+        }
+        const bold = tag === 'b' || tag === 'strong' || BOLD_STYLE.test(attribs.style ?? '');
+        if (bold) boldDepth += 1;
+        if (BLOCK_TAGS.has(tag)) {
+          flush();
+          const parent = stack[stack.length - 1];
+          let list = parent?.list ?? null;
+          if (tag === 'ul' || tag === 'ol') {
+            listCount += 1;
+            list = { id: listCount, ordered: tag === 'ol', depth: list === null ? 0 : list.depth + 1 };
+          }
+          stack.push({ tag, list });
+          open.push({ skip: false, block: true, bold, link: null });
+        } else if (tag === 'a' && typeof attribs.href === 'string') {
+          open.push({
+            skip: false,
+            block: false,
+            bold,
+            link: { start: pending.raw.length, href: attribs.href.trim() },
+          });
+        } else {
+          open.push(bold ? { skip: false, block: false, bold, link: null } : NOOP);
+        }
+      },
+      ontext(data) {
+        if (skipDepth > 0) return;
+        if (!pending.hasText) {
+          // White space before a block's first word changes nothing once folded: not kept, so the
+          // layout's indentation between table cells is never concatenated and scanned again.
+          if (!NOT_WHITE.test(data)) return;
+          pending.hasText = true;
+        }
+        pending.raw += data;
+        if (boldDepth > 0) pending.boldChars += fold(data).length;
+      },
+      onclosetag() {
+        const frame = open.pop();
+        if (frame === undefined) return;
+        if (frame.skip) {
+          skipDepth -= 1;
+          return;
+        }
+        if (frame.block) {
+          flush();
+          stack.pop();
+        }
+        if (frame.link !== null) {
+          pending.links.push({ text: fold(pending.raw.slice(frame.link.start)), href: frame.link.href });
+        }
+        if (frame.bold) boldDepth -= 1;
+      },
+    },
+    { decodeEntities: true },
+  );
+  parser.write(withoutHead(html));
+  parser.end();
   flush();
   return blocks;
 }
