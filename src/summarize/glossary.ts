@@ -92,11 +92,18 @@ export function entriesMentionedIn(glossary: Glossary, text: string): GlossaryEn
   return allEntries(glossary).filter((e) => e.en.some((en) => mentions(text, en)));
 }
 
+// Compiled once per term: every summary checks every glossary term against the report.
+const MENTION_PATTERNS = new Map<string, RegExp>();
+
 function mentions(text: string, en: string): boolean {
-  const caseSensitive = en === en.toUpperCase();
-  const escaped = en.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
-  // Unicode-aware word edges: \b does not understand "Türkiye".
-  const pattern = new RegExp(`(?<![\\p{L}\\p{N}])${escaped}(?![\\p{L}\\p{N}])`, caseSensitive ? 'u' : 'iu');
+  let pattern = MENTION_PATTERNS.get(en);
+  if (pattern === undefined) {
+    const caseSensitive = en === en.toUpperCase();
+    const escaped = en.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+    // Unicode-aware word edges: \b does not understand "Türkiye".
+    pattern = new RegExp(`(?<![\\p{L}\\p{N}])${escaped}(?![\\p{L}\\p{N}])`, caseSensitive ? 'u' : 'iu');
+    MENTION_PATTERNS.set(en, pattern);
+  }
   return pattern.test(text);
 }
 
