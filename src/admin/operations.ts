@@ -145,14 +145,13 @@ export async function retryAllFailed(pipeline: Pipeline, queue?: QueueName): Pro
   let retried = 0;
   for (const name of names) {
     const q = queueOf(pipeline, name);
-    // Retrying moves jobs out of the failed set, so the first page is always the next one.
-    for (;;) {
-      const page = await q.getJobs(['failed'], 0, 99);
-      if (page.length === 0) break;
-      for (const job of page) {
-        await job.retry('failed', { resetAttemptsMade: true, resetAttemptsStarted: true });
-        retried += 1;
-      }
+    // One snapshot of the failed set, then each job once. Paging "until the failed set is empty"
+    // retried the same job again and again: bad input fails again within milliseconds, so a
+    // retried job is back in the failed set before the next page is read (found by the soak run).
+    const failed = await q.getJobs(['failed'], 0, -1);
+    for (const job of failed) {
+      await job.retry('failed', { resetAttemptsMade: true, resetAttemptsStarted: true });
+      retried += 1;
     }
   }
   return retried;

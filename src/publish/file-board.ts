@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { mkdir, readdir, readFile } from 'node:fs/promises';
+import { mkdir, open, readdir, readFile, rm, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { z } from 'zod';
@@ -65,6 +65,8 @@ function safeJson(text: string): unknown {
 
 // File names we create ourselves: lower case so two keys cannot collide on a case-insensitive disk.
 const PLAIN_ID = /^[a-z0-9][a-z0-9_-]{0,99}$/;
+// A rebuild takes milliseconds; an index lock this old was left by a process killed while holding it.
+const INDEX_LOCK_STALE_MS = 10_000;
 // Error codes of a directory that cannot work until the operator fixes it; others may pass (ENOSPC, EIO, EMFILE).
 const CONFIG_ERRNOS = new Set(['EACCES', 'EPERM', 'EROFS', 'ENOTDIR', 'EISDIR', 'ENAMETOOLONG', 'ELOOP']);
 
@@ -82,8 +84,9 @@ const CONFIG_ERRNOS = new Set(['EACCES', 'EPERM', 'EROFS', 'ENOTDIR', 'EISDIR', 
  * FileBoard on the same directory finds it. Every file is written atomically (temp file + rename);
  * the JSON record is written last, so a post is only "found" once its page is complete. index.html
  * is rebuilt from the JSON records on every change, so a crash between the two is repaired by the
- * next publish. Calls on one instance run one at a time; two processes on one directory never
- * corrupt a file, but the later index rebuild wins.
+ * next publish. Calls on one instance run one at a time; processes sharing one directory (`isw-ko
+ * run` and `isw-ko worker`s on one data volume) take turns through `index.lock`, so no rebuild
+ * drops a post another process added meanwhile.
  */
 export class FileBoard implements BoardAdapter {
   readonly name = 'file';
@@ -334,7 +337,7 @@ export class FileBoard implements BoardAdapter {
         this.nextIndexFlush = null; // records from now on go into the following rewrite
         const batch = [...this.pendingIndex.values()];
         this.pendingIndex.clear();
-        await this.rebuildIndex(templates, batch);
+        await this.withIndexLock(() => this.rebuildIndex(templates, batch));
       });
       this.nextIndexFlush = flush;
       this.indexChain = flush.then(
@@ -343,6 +346,43 @@ export class FileBoard implements BoardAdapter {
       );
     }
     return this.nextIndexFlush;
+  }
+
+  /**
+   * Run `task` holding `<dir>/index.lock`. A rebuild reads index.json and writes it back with its
+   * own records: two processes doing that at once each drop the other's new post from the index
+   * (lost update; the soak run found posts missing from index.html with three processes). Creating
+   * the file with O_EXCL is atomic, across processes on one machine and on NFSv3+; a lock older
+   * than {@link INDEX_LOCK_STALE_MS} is what a process killed mid-rebuild left, and is removed.
+   */
+  private async withIndexLock<T>(task: () => Promise<T>): Promise<T> {
+    const lock = path.join(this.dir, 'index.lock');
+    for (;;) {
+      try {
+        await (await open(lock, 'wx')).close();
+        break;
+      } catch (err) {
+        if (errno(err) !== 'EEXIST') throw fsError(err, 'create', lock);
+      }
+      let heldSinceMs: number | null = null;
+      try {
+        heldSinceMs = (await stat(lock)).mtimeMs;
+      } catch (err) {
+        // Released between our attempt and the stat: try again at once.
+        if (errno(err) !== 'ENOENT') throw fsError(err, 'stat', lock);
+      }
+      if (heldSinceMs !== null && Date.now() - heldSinceMs > INDEX_LOCK_STALE_MS) {
+        this.options.logger?.warn({ file: lock }, 'removing a stale index lock left by a stopped process');
+        await rm(lock, { force: true });
+      } else if (heldSinceMs !== null) {
+        await new Promise((resolve) => setTimeout(resolve, 5 + Math.random() * 20));
+      }
+    }
+    try {
+      return await task();
+    } finally {
+      await rm(lock, { force: true });
+    }
   }
 
   private refOf(id: string): PublishedRef {
