@@ -247,6 +247,8 @@ export async function startApp(env: Env, options: AppOptions): Promise<App> {
     workers: { fanOut: runsNotify, send: runsNotify },
     scheduleDaily: runsNotify,
     stalledIntervalMs: env.JOB_STALLED_CHECK_MS,
+    // JOB_LOCK_MS applies to sends too: a dead process's in-flight sends are taken over as soon.
+    ...(env.JOB_LOCK_MS === undefined ? {} : { lockDurationMs: env.JOB_LOCK_MS }),
     ...(options.backoffScale === undefined ? {} : { backoffScale: options.backoffScale }),
     onSent: () => {
       metrics.emailsSent.inc();
