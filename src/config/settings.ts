@@ -451,7 +451,7 @@ export const SETTINGS = {
     group: 'Mail',
   }),
   PUBLIC_BASE_URL: setting({
-    schema: z.url({ protocol: /^https?$/ }).default('http://localhost:8080'),
+    schema: z.url({ protocol: /^https?$/ }).default('http://127.0.0.1:8787'),
     expects: 'the public http(s) URL of the admin server, e.g. https://isw.example.org',
     description:
       'Base of the subscribe, confirm and unsubscribe links in emails. Must be https in production (RFC 8058 one-click unsubscribe requires it).',

@@ -24,7 +24,7 @@ describe('resolveNotifySettings', () => {
       smtpUrl: null,
       from: { name: 'ISW 브리핑', address: 'isw-ko@localhost' },
       outboxDir: path.join(dir, 'outbox'),
-      publicBaseUrl: 'http://localhost:8080',
+      publicBaseUrl: 'http://127.0.0.1:8787',
       unsubscribeMailto: 'isw-ko@localhost',
       digestTime: { hour: 8, minute: 0 },
       digestTimeZone: 'Asia/Seoul',
