@@ -1,8 +1,8 @@
 import { existsSync } from 'node:fs';
-import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import Handlebars from 'handlebars';
+import { loadTemplateFiles } from '../shared/template-files.js';
 import { NotifyError } from './notify-error.js';
 
 /** A compiled template: takes its view, returns text. */
@@ -84,44 +84,13 @@ function createEnvironment(): typeof Handlebars {
  * @throws NotifyError `TEMPLATE_INVALID` when a file is missing or does not compile
  */
 export async function loadNotifyTemplates(dir: string = defaultTemplatesDir()): Promise<NotifyTemplates> {
-  const hb = createEnvironment();
-  const entries = await Promise.all(
-    (Object.keys(NOTIFY_TEMPLATE_FILES) as (keyof NotifyTemplates)[]).map(async (role) => {
-      const file = path.resolve(dir, NOTIFY_TEMPLATE_FILES[role]);
-      let source: string;
-      try {
-        source = await readFile(file, 'utf8');
-      } catch (err) {
-        throw new NotifyError('TEMPLATE_INVALID', `cannot read the ${role} template ${file}`, {
-          cause: err,
-          details: { file },
-        });
-      }
-      return [role, compile(hb, source, file, PLAIN_TEXT.has(role))] as const;
-    }),
-  );
-  return Object.fromEntries(entries) as unknown as NotifyTemplates;
-}
-
-function compile(hb: typeof Handlebars, source: string, file: string, plainText: boolean): Renderer {
-  try {
-    // Handlebars compiles lazily, on first render: parse now so a syntax error shows at start-up.
-    hb.parse(source);
-  } catch (err) {
-    throw new NotifyError('TEMPLATE_INVALID', `the template ${file} does not compile: ${String(err)}`, {
-      cause: err,
-      details: { file },
-    });
-  }
-  const template = hb.compile(source, { strict: true, noEscape: plainText });
-  return (view: unknown): string => {
-    try {
-      return template(view);
-    } catch (err) {
-      throw new NotifyError('TEMPLATE_INVALID', `the template ${file} failed to render: ${String(err)}`, {
-        cause: err,
-        details: { file },
-      });
-    }
-  };
+  const compiled = await loadTemplateFiles({
+    hb: createEnvironment(),
+    dir,
+    files: NOTIFY_TEMPLATE_FILES,
+    plainText: PLAIN_TEXT,
+    fail: (message, file, cause) =>
+      new NotifyError('TEMPLATE_INVALID', message, { cause, details: { file } }),
+  });
+  return compiled;
 }

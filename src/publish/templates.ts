@@ -1,8 +1,8 @@
 import { existsSync } from 'node:fs';
-import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import Handlebars from 'handlebars';
+import { loadTemplateFiles } from '../shared/template-files.js';
 import type { BoardIndexView, BoardPageView } from './board-pages.js';
 import { PublishError } from './publish-error.js';
 import type { PostBodyView, PostTitleView } from './render-post.js';
@@ -81,45 +81,13 @@ export function defaultTemplatesDir(): string {
  * @throws PublishError `TEMPLATE_INVALID` when a file is missing or does not compile.
  */
 export async function loadPostTemplates(dir: string = defaultTemplatesDir()): Promise<PostTemplates> {
-  const hb = createEnvironment();
-  const entries = await Promise.all(
-    (Object.keys(TEMPLATE_FILES) as (keyof PostTemplates)[]).map(async (role) => {
-      const file = path.resolve(dir, TEMPLATE_FILES[role]);
-      let source: string;
-      try {
-        source = await readFile(file, 'utf8');
-      } catch (err) {
-        throw new PublishError('TEMPLATE_INVALID', `cannot read the ${role} template ${file}`, {
-          cause: err,
-          details: { file },
-        });
-      }
-      return [role, compile(hb, source, file, PLAIN_TEXT.has(role))] as const;
-    }),
-  );
-  return Object.fromEntries(entries) as unknown as PostTemplates;
-}
-
-function compile(hb: typeof Handlebars, source: string, file: string, plainText: boolean): Renderer<unknown> {
-  try {
-    // Handlebars compiles lazily, on the first render: parse now so a syntax error surfaces when the
-    // templates are loaded at start-up, not in the middle of a publish job.
-    hb.parse(source);
-  } catch (err) {
-    throw new PublishError('TEMPLATE_INVALID', `the template ${file} does not compile: ${String(err)}`, {
-      cause: err,
-      details: { file },
-    });
-  }
-  const template = hb.compile(source, { strict: true, noEscape: plainText });
-  return (view: unknown): string => {
-    try {
-      return template(view);
-    } catch (err) {
-      throw new PublishError('TEMPLATE_INVALID', `the template ${file} failed to render: ${String(err)}`, {
-        cause: err,
-        details: { file },
-      });
-    }
-  };
+  const compiled = await loadTemplateFiles({
+    hb: createEnvironment(),
+    dir,
+    files: TEMPLATE_FILES,
+    plainText: PLAIN_TEXT,
+    fail: (message, file, cause) =>
+      new PublishError('TEMPLATE_INVALID', message, { cause, details: { file } }),
+  });
+  return compiled;
 }
