@@ -1,7 +1,7 @@
 import {
   LinkResolver,
   renderBoardPage,
-  renderPost,
+  preparePost,
   formatKst,
   type Post,
   type PostTemplates,
@@ -170,21 +170,14 @@ export class ReportData {
       };
     }
     try {
-      const links = await this.resolver.resolve(report.links, {
-        product: report.product,
-        publishedAt: report.publishedAt,
+      const post = await preparePost({
+        reportId,
+        report,
+        summary: summary.summary,
+        resolver: this.resolver,
+        templates: this.templates,
+        sourceShortName: this.shortNameFor(report),
       });
-      const shortName = this.shortNameFor(report);
-      const post = renderPost(
-        {
-          reportId,
-          report,
-          summary: summary.summary,
-          links,
-          ...(shortName === undefined ? {} : { sourceShortName: shortName }),
-        },
-        this.templates,
-      );
       // The whole board page goes into an iframe's srcdoc: the template escapes it as an attribute,
       // and the iframe is sandboxed (no scripts, no same-origin), so even a renderer bug stays inert.
       return {

@@ -57,3 +57,4 @@ export {
 } from './board-pages.js';
 export { writeFileAtomic } from './atomic-write.js';
 export { PublishError, type PublishErrorCode } from './publish-error.js';
+export { preparePost } from './prepare-post.js';

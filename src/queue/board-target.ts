@@ -1,6 +1,6 @@
 import type { Report } from '../parse/index.js';
 import {
-  renderPost,
+  preparePost,
   type BoardAdapter,
   type LinkResolver,
   type Post,
@@ -55,21 +55,14 @@ export class BoardTarget implements PublishTarget {
     input: Parameters<PublishTarget['publish']>[0],
   ): Promise<Omit<PostRecord, 'updatedAt' | 'revisions'>> {
     const { reportId, report, summary, existing } = input;
-    const links = await this.resolver.resolve(report.links, {
-      product: report.product,
-      publishedAt: report.publishedAt,
+    const post = await preparePost({
+      reportId,
+      report,
+      summary: summary.summary,
+      resolver: this.resolver,
+      templates: this.templates,
+      sourceShortName: this.shortNameFor(report),
     });
-    const shortName = this.shortNameFor(report);
-    const post = renderPost(
-      {
-        reportId,
-        report,
-        summary: summary.summary,
-        links,
-        ...(shortName === undefined ? {} : { sourceShortName: shortName }),
-      },
-      this.templates,
-    );
     const stored: PublishedRef | null = existing === null ? null : { id: existing.id, url: existing.url };
     let ref: PublishedRef;
     if (upserts(this.adapter)) {
