@@ -13,9 +13,11 @@ import { AdminError } from './admin-error.js';
 import type { AdminTemplates } from './admin-templates.js';
 import { bearerToken, secretsEqual, type Session, type SessionAuth } from './auth.js';
 import {
+  holdReport,
   LISTABLE_STATES,
   listJobs,
   oneOf,
+  releaseReport,
   reprocess,
   retryJob,
   stateLabel,
@@ -294,7 +296,7 @@ export async function adminRoutes(app: FastifyInstance, o: AdminRoutesOptions): 
 
   app.get('/reports', async (req, reply) => {
     const page = pageNumber(field(req.query, 'page'));
-    const [{ rows, hasNext }, counts, rejections, quarantined, tokensThisMonth] = await Promise.all([
+    const [{ rows, hasNext }, counts, rejections, quarantined, tokensThisMonth, holds] = await Promise.all([
       o.data.list(page),
       o.pipeline.counts(),
       o.pipeline.store.listRejections(),
@@ -302,6 +304,7 @@ export async function adminRoutes(app: FastifyInstance, o: AdminRoutesOptions): 
         ? Promise.resolve(0)
         : o.providers.quarantine.list(1000).then((l) => l.length),
       o.pipeline.store.tokensUsed(new Date(o.clock()).toISOString().slice(0, 7)),
+      o.pipeline.holds.list(),
     ]);
     return render(reply, 200, 'reports', {
       page: pageBase(req, '보고서', 'reports'),
@@ -313,6 +316,7 @@ export async function adminRoutes(app: FastifyInstance, o: AdminRoutesOptions): 
         active: counts[name].active ?? 0,
       })),
       quarantined,
+      heldReports: holds.length,
       tokensThisMonth,
       rejections: rejections.slice(0, 20).map((r) => ({
         emailId: r.emailId,
@@ -333,12 +337,18 @@ export async function adminRoutes(app: FastifyInstance, o: AdminRoutesOptions): 
       page: pageBase(req, d.report.title, 'reports'),
       report: d.report,
       stages: d.stages,
+      hold: d.hold,
       hasSummary: d.hasSummary,
       usage: d.usage,
       summaryJson: d.summaryJson,
       posts: d.posts,
       preview: d.preview,
-      actions: { resummarize: `${base}/resummarize`, repost: `${base}/repost` },
+      actions: {
+        resummarize: `${base}/resummarize`,
+        repost: `${base}/repost`,
+        hold: `${base}/hold`,
+        unhold: `${base}/unhold`,
+      },
     });
   });
 
@@ -357,6 +367,33 @@ export async function adminRoutes(app: FastifyInstance, o: AdminRoutesOptions): 
   app.post('/reports/:id/repost', reportAction('publish', 'repost'));
   app.post('/api/reports/:id/resummarize', reportAction('summarize', 'resummarize'));
   app.post('/api/reports/:id/repost', reportAction('publish', 'repost'));
+
+  // Hold / release: back to where the button was (the report page, or the quarantine page's list).
+  const backTo = (req: FastifyRequest, id: string, notice: NoticeCode): string =>
+    field(req.body, 'back') === 'quarantine'
+      ? `/admin/quarantine?notice=${notice}`
+      : `/admin/reports/${encodeURIComponent(id)}?notice=${notice}`;
+  const holdAction = async (req: FastifyRequest<{ Params: { id: string } }>, reply: FastifyReply) => {
+    const reason = (field(req.body, 'reason') ?? '').slice(0, 500);
+    const by = principals.get(req)?.kind === 'token' ? 'admin API' : 'admin page';
+    const done = await holdReport(o.pipeline, req.params.id, { by, reason });
+    log.info({ reportId: req.params.id, by, reason }, 'admin held a report');
+    if (isApi(req)) return reply.send({ ok: true, done: [done] });
+    return reply.redirect(backTo(req, req.params.id, 'held'), 303);
+  };
+  const unholdAction = async (req: FastifyRequest<{ Params: { id: string } }>, reply: FastifyReply) => {
+    const done = await releaseReport(o.pipeline, req.params.id);
+    log.info(
+      { reportId: req.params.id, done, by: principals.get(req)?.kind },
+      'admin released a held report',
+    );
+    if (isApi(req)) return reply.send({ ok: true, done });
+    return reply.redirect(backTo(req, req.params.id, 'unheld'), 303);
+  };
+  app.post('/reports/:id/hold', holdAction);
+  app.post('/reports/:id/unhold', unholdAction);
+  app.post('/api/reports/:id/hold', holdAction);
+  app.post('/api/reports/:id/unhold', unholdAction);
 
   app.get('/api/reports', async (req) => {
     const { rows, hasNext } = await o.data.list(pageNumber(field(req.query, 'page')));
@@ -420,10 +457,34 @@ export async function adminRoutes(app: FastifyInstance, o: AdminRoutesOptions): 
 
   // --- quarantine
 
+  const heldReports = async (): Promise<
+    {
+      reportId: string;
+      title: string;
+      by: string;
+      reason: string;
+      heldKst: string;
+      href: string;
+      unholdAction: string;
+    }[]
+  > =>
+    Promise.all(
+      (await o.pipeline.holds.list()).map(async (h) => ({
+        reportId: h.reportId,
+        title: (await o.pipeline.store.getReport(h.reportId))?.report.title ?? h.reportId,
+        by: h.by,
+        reason: h.reason,
+        heldKst: formatKst(h.at),
+        href: `/admin/reports/${encodeURIComponent(h.reportId)}`,
+        unholdAction: `/admin/reports/${encodeURIComponent(h.reportId)}/unhold`,
+      })),
+    );
+
   app.get('/quarantine', async (req, reply) => {
     const held = o.providers.quarantine === undefined ? [] : await o.providers.quarantine.list(200);
     return render(reply, 200, 'quarantine', {
       page: pageBase(req, '격리함', 'quarantine'),
+      heldReports: await heldReports(),
       configured: o.providers.quarantine !== undefined,
       held: held.map((h) => ({
         ...h,
@@ -435,6 +496,7 @@ export async function adminRoutes(app: FastifyInstance, o: AdminRoutesOptions): 
 
   app.get('/api/quarantine', async () => ({
     held: o.providers.quarantine === undefined ? [] : await o.providers.quarantine.list(200),
+    heldReports: await o.pipeline.holds.list(),
   }));
 
   const releaseAction = async (req: FastifyRequest<{ Params: { id: string } }>, reply: FastifyReply) => {
@@ -480,7 +542,8 @@ function renotifyOption(providers: AdminProviders): { notify?: NonNullable<Admin
 function statusFor(err: unknown): number {
   if (isAppError(err)) {
     if (err.code.endsWith('NOT_FOUND')) return 404;
-    if (err.code === 'JOB_NOT_FAILED' || err.code === 'SUMMARY_MISSING') return 409;
+    if (err.code === 'JOB_NOT_FAILED' || err.code === 'SUMMARY_MISSING' || err.code === 'REPORT_NOT_HELD')
+      return 409;
     if (err.code.endsWith('NOT_CONFIGURED')) return 501;
     return err.kind === 'user' ? 400 : 500;
   }

@@ -242,6 +242,73 @@ export async function reprocess(
   return [`notify: ${await options.notify(reportId)}`];
 }
 
+async function requireReport(pipeline: Pipeline, reportId: string): Promise<void> {
+  if ((await pipeline.store.getReport(reportId)) === null) {
+    throw new AdminError('REPORT_NOT_FOUND', `no report with id ${reportId}`, {
+      hint: 'report ids are listed on the admin reports page and in `isw-ko jobs list`',
+    });
+  }
+}
+
+/**
+ * Hold a report: it is not posted (nor a post of it edited) until released, so its subscribers are
+ * not mailed either (they are mailed on publication). The summary is still made, so the admin can
+ * read the post as it would look before releasing it. A publish already running finishes.
+ *
+ * @returns what was done, one line
+ * @throws AdminError `REPORT_NOT_FOUND`
+ */
+export async function holdReport(
+  pipeline: Pipeline,
+  reportId: string,
+  options: { readonly by: string; readonly reason?: string },
+): Promise<string> {
+  await requireReport(pipeline, reportId);
+  const held = await pipeline.holds.hold(reportId, options.by, options.reason ?? '');
+  if (!held) {
+    const hold = await pipeline.holds.get(reportId);
+    return `already held by ${hold?.by ?? '?'} since ${hold?.at ?? '?'}; nothing changed`;
+  }
+  const posted = (
+    await Promise.all(pipeline.targetNames.map((t) => pipeline.store.getPost(reportId, t)))
+  ).filter((p) => p !== null);
+  return posted.length === 0
+    ? 'held: it will not be posted or mailed until released'
+    : `held: already posted on ${posted.map((p) => p.target).join(', ')}; those posts stay up but are not edited until released`;
+}
+
+/**
+ * Release a held report and take it up where the hold stopped it: every publish the hold skipped
+ * (or that never ran) is queued again — the publish worker edits a post a board already has,
+ * never makes a second — and subscribers are mailed on its first publication as usual.
+ *
+ * @returns what was done, one line each
+ * @throws AdminError `REPORT_NOT_FOUND`, `REPORT_NOT_HELD`
+ */
+export async function releaseReport(pipeline: Pipeline, reportId: string): Promise<string[]> {
+  await requireReport(pipeline, reportId);
+  const hold = await pipeline.holds.release(reportId);
+  if (hold === null) {
+    throw new AdminError('REPORT_NOT_HELD', `report ${reportId} is not held`, {
+      hint: 'held reports are listed by `isw-ko hold --list` and on the admin quarantine page',
+    });
+  }
+  const out = [`released (held by ${hold.by} since ${hold.at})`];
+  if ((await pipeline.store.getSummary(reportId)) === null) {
+    out.push('no summary yet: it is posted when its summary is ready');
+    return out;
+  }
+  const skipped = (await pipeline.store.getStages(reportId)).publish?.state === 'held';
+  for (const target of pipeline.targetNames) {
+    const post = await pipeline.store.getPost(reportId, target);
+    if (post !== null && !skipped) continue;
+    await pipeline.enqueuePublish(reportId, target, true);
+    out.push(`publish to ${target}: queued (${post === null ? 'a new post' : `edits ${post.url}`})`);
+  }
+  if (out.length === 1) out.push('nothing was waiting: every board already has its post');
+  return out;
+}
+
 /** A job state as BullMQ reports it, in Korean for the admin pages. */
 export function stateLabel(state: JobState | 'unknown' | ListableState): string {
   const labels: Record<string, string> = {

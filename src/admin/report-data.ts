@@ -44,6 +44,8 @@ export interface ReportDetail {
     readonly sourceUrl: LinkView;
   };
   readonly stages: readonly StageView[];
+  /** The admin's hold on the report (see `Holds`), or null. */
+  readonly hold: { readonly by: string; readonly reason: string; readonly heldKst: string } | null;
   readonly hasSummary: boolean;
   readonly usage: UsageView | null;
   readonly summaryJson: string | null;
@@ -121,12 +123,13 @@ export class ReportData {
       });
     }
     const { report } = stored;
-    const [stages, summary, posts, mail, email] = await Promise.all([
+    const [stages, summary, posts, mail, email, hold] = await Promise.all([
       store.getStages(id),
       store.getSummary(id),
       this.posts(id),
       this.mail(id),
       store.getEmail(stored.emailId),
+      this.pipeline.holds.get(id),
     ]);
     const { post, preview } = await this.preview(id, report, summary);
     return {
@@ -143,6 +146,7 @@ export class ReportData {
           post === null || post.sourceUrl === null ? { text: '', href: null } : linkTo(post.sourceUrl),
       },
       stages: stageViews(stages, mail),
+      hold: hold === null ? null : { by: hold.by, reason: hold.reason, heldKst: formatKst(hold.at) },
       hasSummary: summary !== null,
       usage: summary === null ? null : usageView(summary),
       summaryJson: summary === null ? null : prettyJson(summary.summary),

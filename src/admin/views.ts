@@ -9,7 +9,7 @@ import type { SummaryRecord } from '../summarize/summary.js';
  */
 
 /** How one stage of a report stands. */
-export type StageState = 'done' | 'failed' | 'pending' | 'off';
+export type StageState = 'done' | 'failed' | 'pending' | 'held' | 'off';
 
 /** What the notify stage says about a report's email, when notify is wired in. */
 export interface MailStatus {
@@ -23,7 +23,7 @@ export interface StageView {
   /** 파싱, 요약, 게시, 발송. */
   readonly label: string;
   readonly state: StageState;
-  /** 완료, 실패, 대기, 꺼짐. */
+  /** 완료, 실패, 대기, 보류, 꺼짐. */
   readonly stateLabel: string;
   readonly detail: string | null;
   readonly at: string | null;
@@ -33,6 +33,7 @@ const STATE_LABELS: Record<StageState, string> = {
   done: '완료',
   failed: '실패',
   pending: '대기',
+  held: '보류',
   off: '꺼짐',
 };
 
@@ -58,8 +59,8 @@ function stageView(
       ? pendingWhenMissing
         ? 'pending'
         : 'off'
-      : status.state === 'failed'
-        ? 'failed'
+      : status.state === 'failed' || status.state === 'held'
+        ? status.state
         : 'done';
   return {
     key,
@@ -192,6 +193,8 @@ export const NOTICES = {
   repost: '게시글을 다시 올리도록 예약했습니다. 기존 글이 수정됩니다.',
   retried: '작업을 다시 시도하도록 예약했습니다.',
   released: '격리된 이메일을 풀어 처리 대기열에 넣었습니다.',
+  held: '보고서를 보류했습니다. 풀어 줄 때까지 게시하거나 메일로 보내지 않습니다.',
+  unheld: '보류를 풀었습니다. 멈춰 있던 게시가 다시 예약되었습니다.',
   'logged-out': '로그아웃했습니다.',
 } as const;
 

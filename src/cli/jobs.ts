@@ -1,10 +1,12 @@
 import { Option, type Command } from 'commander';
 import { AdminError } from '../admin/admin-error.js';
 import {
+  holdReport,
   LISTABLE_STATES,
   listJobs,
   oneOf,
   REPROCESS_STAGES,
+  releaseReport,
   reprocess,
   retryAllFailed,
   retryJob,
@@ -39,7 +41,9 @@ export interface JobsContext {
  * - `jobs list [--state failed] [--queue summarize]`: each job's report title, attempts, last error, age;
  * - `jobs retry <id…>` / `jobs retry --all [--queue summarize]`: failed jobs again, with fresh attempts;
  * - `reprocess <report-id> [--from summarize|publish|notify]`: a report again from a stage, editing its
- *   existing board post.
+ *   existing board post;
+ * - `hold <report-id…> [--reason …]`, `hold --list`, `unhold <report-id…>`: keep a report off the
+ *   boards (and so out of the subscribers' mail) until an admin releases it.
  */
 export function registerJobCommands(program: Command, ctx: JobsContext): void {
   const clock = ctx.clock ?? Date.now;
@@ -149,6 +153,48 @@ export function registerJobCommands(program: Command, ctx: JobsContext): void {
           app.renotify === undefined ? {} : { notify: app.renotify },
         );
         for (const line of done) ctx.write(`${reportId}: ${line}\n`);
+      }),
+    );
+
+  program
+    .command('hold')
+    .description('keep reports off the boards (and out of the mail) until `isw-ko unhold`; --list shows them')
+    .argument('[report-ids...]', 'report ids (admin reports page, `isw-ko jobs list`)')
+    .option('--reason <text>', 'why, for the other admins', '')
+    .option('--list', 'list the held reports')
+    .action((ids: string[], opts: { reason: string; list?: boolean }) =>
+      withApp(async ({ pipeline }) => {
+        if (opts.list === true) {
+          if (ids.length > 0) throw new AdminError('BAD_ARGUMENT', 'give report ids or --list, not both');
+          const holds = await pipeline.holds.list();
+          if (holds.length === 0) ctx.write('no held reports\n');
+          for (const h of holds) {
+            const title = (await pipeline.store.getReport(h.reportId))?.report.title ?? '(not in the store)';
+            const why = h.reason === '' ? '' : `\n    reason: ${oneLine(h.reason)}`;
+            ctx.write(
+              `${h.reportId}  held by ${h.by}, ${ageShort(clock() - Date.parse(h.at))} ago  ${title}${why}\n`,
+            );
+          }
+          return;
+        }
+        if (ids.length === 0) {
+          throw new AdminError('BAD_ARGUMENT', 'no report ids given', {
+            hint: 'give the ids of the reports to hold, or --list to see the held ones',
+          });
+        }
+        for (const id of ids)
+          ctx.write(`${id}: ${await holdReport(pipeline, id, { by: 'cli', reason: opts.reason })}\n`);
+      }),
+    );
+
+  program
+    .command('unhold')
+    .description('release held reports: what the hold stopped is posted (and mailed) now')
+    .argument('<report-ids...>', 'report ids from `isw-ko hold --list`')
+    .action((ids: string[]) =>
+      withApp(async ({ pipeline }) => {
+        for (const id of ids)
+          for (const line of await releaseReport(pipeline, id)) ctx.write(`${id}: ${line}\n`);
       }),
     );
 }

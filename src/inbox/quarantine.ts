@@ -150,7 +150,7 @@ export class Quarantine {
     const raw = await this.raw(id);
     if (raw === null) {
       throw new InboxError('HELD_NOT_FOUND', 'user', `no held message with id ${id}`, {
-        hint: 'list held messages with `isw-ko held` or on the admin page and use one of their ids',
+        hint: 'list held messages with `isw-ko quarantine list` or on the admin quarantine page and use one of their ids',
       });
     }
     const before = await this.get(id);

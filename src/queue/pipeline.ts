@@ -17,6 +17,7 @@ import {
 } from './names.js';
 import { jobOptions } from './options.js';
 import { processPublish, type PublishTarget } from './publish-worker.js';
+import { Holds } from './holds.js';
 import { Store } from './store.js';
 import { processSummarize } from './summarize-worker.js';
 
@@ -64,6 +65,8 @@ type Queues = { readonly [Q in QueueName]: Queue<JobDataMap[Q]> };
  */
 export class Pipeline {
   readonly store: Store;
+  /** Reports an admin held back from the boards. */
+  readonly holds: Holds;
   readonly queues: Queues;
   private readonly options: PipelineOptions;
   private readonly redis: Redis;
@@ -75,6 +78,7 @@ export class Pipeline {
     this.options = options;
     this.redis = redis;
     this.store = new Store(redis, options.prefix);
+    this.holds = new Holds(redis, options.prefix);
     const make = <Q extends QueueName>(name: Q): Queue<JobDataMap[Q]> => {
       const queue = new Queue<JobDataMap[Q]>(name, {
         connection: redis,
@@ -175,6 +179,7 @@ export class Pipeline {
       publish: (job) =>
         processPublish(job, {
           store: this.store,
+          holds: this.holds,
           targets: o.targets,
           logger: o.logger,
           ...(o.onPublished === undefined ? {} : { onPublished: o.onPublished }),

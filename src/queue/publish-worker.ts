@@ -4,6 +4,7 @@ import { AppError } from '../shared/app-error.js';
 import type { Logger } from '../shared/logger.js';
 import type { SummaryRecord } from '../summarize/summary.js';
 import type { JobDataMap } from './names.js';
+import type { Holds, ReportHold } from './holds.js';
 import type { PostRecord, Store } from './store.js';
 
 /** One place posts go (the file board, a Rhymix board, a webhook): creates or edits its post. */
@@ -20,22 +21,43 @@ export interface PublishTarget {
 
 export interface PublishDeps {
   readonly store: Store;
+  /** Reports an admin held: their publish jobs post nothing until the hold is released. */
+  readonly holds: Holds;
   /** Told after every successful publish (idempotent: notify mails a report's first publication only). */
   readonly onPublished?: (reportId: string) => Promise<void>;
   readonly targets: ReadonlyMap<string, PublishTarget>;
   readonly logger: Logger;
 }
 
-/** `publish`: summary → post on one target, recorded so a repeat edits instead of duplicating. */
+/** What a publish job of a held report returns instead of a post. */
+export interface HeldResult {
+  readonly held: ReportHold;
+}
+
+/**
+ * `publish`: summary → post on one target, recorded so a repeat edits instead of duplicating. A
+ * report an admin held is not posted (nor edited): the job completes, the report's publish stage
+ * says `held`, and releasing the hold queues the post again.
+ */
 export async function processPublish(
   job: Job<JobDataMap['publish']>,
   deps: PublishDeps,
-): Promise<PostRecord> {
+): Promise<PostRecord | HeldResult> {
   const { reportId, target } = job.data;
   const log = deps.logger.child({ stage: 'publish', jobId: job.id, reportId, target });
   const adapter = deps.targets.get(target);
   if (adapter === undefined)
     throw new UnrecoverableError(`no publish target named "${target}" is configured`);
+  const hold = await deps.holds.get(reportId);
+  if (hold !== null) {
+    await deps.store.setStage(reportId, 'publish', {
+      state: 'held',
+      at: new Date().toISOString(),
+      detail: `held by ${hold.by}${hold.reason === '' ? '' : `: ${hold.reason}`}`,
+    });
+    log.info({ by: hold.by }, 'report is held by an admin: not posted until released');
+    return { held: hold };
+  }
   // Two publish jobs of one report and target (a re-post clicked while the first still runs) must
   // not both find "no post yet" and both create one: the second waits for its retry.
   const release = await deps.store.lock(`publish-${reportId}-${target}`, 10 * 60_000);

@@ -35,7 +35,8 @@ export interface Rejection {
 
 export type StageName = 'ingest' | 'summarize' | 'publish';
 export interface StageStatus {
-  readonly state: 'done' | 'failed' | 'skipped';
+  /** `held`: an admin held the report (see `Holds`), so the stage did nothing. */
+  readonly state: 'done' | 'failed' | 'skipped' | 'held';
   readonly at: string;
   readonly detail?: string;
   /** The BullMQ job of a failed stage, so an admin can retry exactly that job. */

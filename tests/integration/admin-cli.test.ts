@@ -168,6 +168,84 @@ describe('isw-ko reprocess', () => {
   });
 });
 
+describe('isw-ko hold / unhold', () => {
+  it('keeps a report off the board until released, then posts it once without asking the LLM again', async () => {
+    h.llm.enqueue({ slow: 1500 });
+    await app.pipeline.enqueueEmail(readFixture('isw-roca-2025-03-02.eml'), { kind: 'cli', ref: 'held' });
+    const reportId = await waitFor(
+      'the parsed report',
+      async () => (await app.pipeline.store.listReports())[0],
+    );
+    // In this process: the real binary takes longer to start than the slow answer takes.
+    expect(await inProcess('hold', reportId, '--reason', 'check the place names')).toBe(
+      `${reportId}: held: it will not be posted or mailed until released\n`,
+    );
+    await waitFor(
+      'the held publish',
+      async () => (await app.pipeline.store.getStages(reportId)).publish?.state === 'held',
+    );
+    expect(h.posts()).toHaveLength(0);
+    const chats = (): number => h.llm.requests.filter((r) => r.path.endsWith('/chat/completions')).length;
+    expect(chats()).toBe(1);
+
+    const listed = await cli('hold', '--list');
+    expect(listed.code, listed.stderr).toBe(0);
+    expect(listed.stdout).toMatch(
+      new RegExp(`^${reportId}  held by cli, \\d+s ago  Russian Offensive Campaign Assessment`),
+    );
+    expect(listed.stdout).toContain('reason: check the place names');
+    expect(await inProcess('hold', reportId)).toMatch(/already held by cli since .*; nothing changed/);
+
+    const released = await cli('unhold', reportId);
+    expect(released.code, released.stderr).toBe(0);
+    expect(printed(released.stdout)).toEqual([
+      expect.stringMatching(new RegExp(`^${reportId}: released \\(held by cli since `)) as string,
+      `${reportId}: publish to file: queued (a new post)`,
+    ]);
+    await waitFor('the post after the release', () => h.posts().length === 1);
+    expect(chats()).toBe(1);
+    expect(await inProcess('hold', '--list')).toBe('no held reports\n');
+  });
+
+  it('holds a published report: its post stays up but is not edited until released', async () => {
+    await app.pipeline.enqueueEmail(readFixture('isw-roca-2025-03-02.eml'), { kind: 'cli', ref: 'ok' });
+    await waitFor('the post', () => h.posts().length === 1);
+    const reportId = (h.posts()[0]?.key ?? '').replace('isw-ko-', '');
+    expect(await inProcess('hold', reportId)).toBe(
+      `${reportId}: held: already posted on file; those posts stay up but are not edited until released\n`,
+    );
+    await inProcess('reprocess', reportId, '--from', 'publish');
+    await waitFor(
+      'the held re-post',
+      async () => (await app.pipeline.store.getStages(reportId)).publish?.state === 'held',
+    );
+    expect((await app.pipeline.store.getPost(reportId, 'file'))?.revisions).toBe(1);
+    const first = await app.pipeline.store.getPost(reportId, 'file');
+    expect(await inProcess('unhold', reportId)).toContain(
+      `publish to file: queued (edits ${first?.url ?? '∅'})`,
+    );
+    await waitFor(
+      'the edit',
+      async () => (await app.pipeline.store.getPost(reportId, 'file'))?.revisions === 2,
+    );
+    expect(h.posts()).toHaveLength(1);
+  });
+
+  it('says what is wrong: an unknown report, a report that is not held, no ids', async () => {
+    expect(isAppError(await inProcess('hold', 'mnope').catch((e: unknown) => e), 'REPORT_NOT_FOUND')).toBe(
+      true,
+    );
+    await app.pipeline.enqueueEmail(readFixture('isw-roca-2025-03-02.eml'), { kind: 'cli', ref: 'ok' });
+    await waitFor('the post', () => h.posts().length === 1);
+    const reportId = (h.posts()[0]?.key ?? '').replace('isw-ko-', '');
+    const notHeld = await cli('unhold', reportId);
+    expect(notHeld.code).toBe(1);
+    expect(notHeld.stderr).toContain('REPORT_NOT_HELD');
+    expect(notHeld.stderr).toContain('isw-ko hold --list');
+    expect(isAppError(await inProcess('hold').catch((e: unknown) => e), 'BAD_ARGUMENT')).toBe(true);
+  });
+});
+
 /** Start the real binary and wait for its HTTP server's URL (from its JSON log line). */
 async function serving(args: string[], extra: Record<string, string>) {
   const child = spawn(process.execPath, [path.join(REPO_ROOT, 'bin/isw-ko.js'), ...args], {

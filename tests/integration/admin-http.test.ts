@@ -7,6 +7,7 @@ import type { HeldMessageInfo } from '../../src/admin/providers.js';
 import { startAdminServer, type RunningAdminServer } from '../../src/admin/server.js';
 import type { App } from '../../src/cli/app.js';
 import { parseEmail } from '../../src/parse/index.js';
+import { reportIdOf } from '../../src/queue/names.js';
 import { originalParts, readFixture } from '../support/fixtures.js';
 import { startHarness, waitFor, type PipelineHarness } from '../support/pipeline.js';
 
@@ -354,6 +355,62 @@ describe('pages and buttons', () => {
     });
     expect(res.status).toBe(303);
     await waitFor('the post after the retry', () => h.posts().length === before + 1);
+  });
+
+  it('holds a report from its page (nothing is posted) and releases it from the quarantine page', async () => {
+    const raw = readFixture('isw-roca-2025-03-02.eml');
+    const reportId = reportIdOf(await parseEmail(raw));
+    const { cookie, csrf } = await login();
+    const before = h.posts().length;
+    h.llm.enqueue({ slow: 1500 });
+    await app.pipeline.enqueueEmail(raw, { kind: 'cli', ref: 'held' });
+    await waitFor('the parsed report', async () => (await app.pipeline.store.getReport(reportId)) !== null);
+    const hold = await fetch(`${admin.url}/admin/reports/${reportId}/hold`, {
+      method: 'POST',
+      headers: { cookie },
+      body: new URLSearchParams({ _csrf: csrf, reason: '<b>번역 확인</b>' }),
+      redirect: 'manual',
+    });
+    expect(hold.status).toBe(303);
+    expect(hold.headers.get('location')).toBe(`/admin/reports/${reportId}?notice=held`);
+    // The summary is still made; the post is not.
+    await waitFor(
+      'the held publish',
+      async () => (await app.pipeline.store.getStages(reportId)).publish?.state === 'held',
+    );
+    expect(await app.pipeline.store.getSummary(reportId)).not.toBeNull();
+    expect(h.posts()).toHaveLength(before);
+    const page = await (
+      await fetch(`${admin.url}/admin/reports/${reportId}`, { headers: { cookie } })
+    ).text();
+    expect(page).toContain('보류 중');
+    expect(page).toContain('&lt;b&gt;번역 확인&lt;/b&gt;');
+    expect(page).toContain('stage-held');
+    expect(page).toContain(`/admin/reports/${reportId}/unhold`);
+    const list = await (await fetch(`${admin.url}/admin/reports`, { headers: { cookie } })).text();
+    expect(list).toContain('보류한 보고서 1건');
+    const quarantine = await (await fetch(`${admin.url}/admin/quarantine`, { headers: { cookie } })).text();
+    expect(quarantine).toContain(`/admin/reports/${reportId}/unhold`);
+    expect(quarantine).toContain('admin page');
+
+    const release = await fetch(`${admin.url}/admin/reports/${reportId}/unhold`, {
+      method: 'POST',
+      headers: { cookie },
+      body: new URLSearchParams({ _csrf: csrf, back: 'quarantine' }),
+      redirect: 'manual',
+    });
+    expect(release.status).toBe(303);
+    expect(release.headers.get('location')).toBe('/admin/quarantine?notice=unheld');
+    await waitFor('the post after the release', () => h.posts().length === before + 1);
+    expect(await app.pipeline.holds.list()).toEqual([]);
+    expect((await app.pipeline.store.getStages(reportId)).publish?.state).toBe('done');
+    // Releasing again says it is not held (the API answers with the error's code).
+    const again = await fetch(`${admin.url}/admin/api/reports/${reportId}/unhold`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${TOKEN}` },
+    });
+    expect(again.status).toBe(409);
+    expect(await again.text()).toContain('REPORT_NOT_HELD');
   });
 
   it('shows held emails and releases one', async () => {

@@ -1,6 +1,7 @@
 // Covers the notify stage inside the whole app: a published report mails each immediate subscriber once (real SMTP server), and a re-run edits the post without mailing again.
 import { afterEach, beforeEach, expect, it } from 'vitest';
 import { simpleParser } from 'mailparser';
+import { holdReport, releaseReport } from '../../src/admin/operations.js';
 import { readFixture } from '../support/fixtures.js';
 import { startHarness, waitFor, type PipelineHarness } from '../support/pipeline.js';
 import { startTestSmtpServer, type TestSmtpServer } from '../support/smtp-server.js';
@@ -68,5 +69,40 @@ it('mails every immediate subscriber once when a report is published, and not ag
     );
   });
   expect(smtp.accepted).toBe(2);
+  expect(h.postCount()).toBe(1);
+});
+
+it('mails nobody about a held report, and mails each subscriber once when it is released', async () => {
+  const app = await h.start({ workers: ['ingest', 'summarize', 'publish', 'notify'] });
+  await app.notify.subscribers.add({
+    address: 'kim@example.kr',
+    name: '김',
+    mode: 'immediate',
+    source: 'cli',
+  });
+  h.llm.enqueue({ slow: 1000 });
+  await app.pipeline.enqueueEmail(readFixture('isw-roca-2025-03-02.eml'), { kind: 'cli', ref: 'x' });
+  const reportId = await waitFor(
+    'the parsed report',
+    async () => (await app.pipeline.store.listReports())[0],
+  );
+  expect(await holdReport(app.pipeline, reportId, { by: 'test', reason: 'wrong date' })).toContain('held');
+  await waitFor(
+    'the held publish',
+    async () => (await app.pipeline.store.getStages(reportId)).publish?.state === 'held',
+  );
+  // Nothing published, so nothing to mail: no fan-out was even queued (the delayed job is the
+  // daily digest's scheduler).
+  expect(await app.notify.notifyStore.publishedAt(reportId)).toBeNull();
+  expect(await app.notify.fanOutQueue.getJobCounts('waiting', 'active', 'completed')).toEqual({
+    waiting: 0,
+    active: 0,
+    completed: 0,
+  });
+  expect(smtp.accepted).toBe(0);
+
+  await releaseReport(app.pipeline, reportId);
+  await smtp.waitForAccepted(1, 20_000);
+  expect(smtp.messages.map((m) => m.to[0])).toEqual(['kim@example.kr']);
   expect(h.postCount()).toBe(1);
 });

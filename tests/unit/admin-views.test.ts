@@ -25,6 +25,14 @@ describe('stageViews', () => {
     expect(views[1]?.detail).toBe('LLM down');
   });
 
+  it('shows a publish held by an admin as 보류, with who held it', () => {
+    const [, , posted] = stageViews(
+      { publish: { state: 'held', at: '2025-03-03T00:47:00Z', detail: 'held by cli: check names' } },
+      null,
+    );
+    expect(posted).toMatchObject({ state: 'held', stateLabel: '보류', detail: 'held by cli: check names' });
+  });
+
   it('takes the mailed stage from the notify stage when it is wired in', () => {
     const [, , , mailed] = stageViews({}, { state: 'done', detail: '12 sent', at: null });
     expect(mailed).toEqual({
@@ -158,6 +166,7 @@ describe('admin templates', () => {
       ],
       queues: [{ name: 'summarize', failed: 1, waiting: 0, active: 0 }],
       quarantined: 1,
+      heldReports: 1,
       tokensThisMonth: 100,
       rejections: [{ emailId: 'e', origin: HOSTILE, code: 'C', reason: HOSTILE, at: HOSTILE }],
       prev: null,
@@ -177,12 +186,18 @@ describe('admin templates', () => {
         sourceUrl: { text: HOSTILE, href: null },
       },
       stages: [stage],
+      hold: { by: HOSTILE, reason: HOSTILE, heldKst: HOSTILE },
       hasSummary: true,
       usage: null,
       summaryJson: HOSTILE,
       posts: [],
       preview: { title: HOSTILE, srcdoc: HOSTILE, why: null },
-      actions: { resummarize: '/admin/reports/m1/resummarize', repost: '/admin/reports/m1/repost' },
+      actions: {
+        resummarize: '/admin/reports/m1/resummarize',
+        repost: '/admin/reports/m1/repost',
+        hold: '/admin/reports/m1/hold',
+        unhold: '/admin/reports/m1/unhold',
+      },
     },
     jobs: {
       page,
@@ -206,6 +221,17 @@ describe('admin templates', () => {
     },
     quarantine: {
       page,
+      heldReports: [
+        {
+          reportId: 'm1',
+          title: HOSTILE,
+          by: HOSTILE,
+          reason: HOSTILE,
+          heldKst: HOSTILE,
+          href: '/admin/reports/m1',
+          unholdAction: '/admin/reports/m1/unhold',
+        },
+      ],
       configured: true,
       held: [
         {
