@@ -159,7 +159,11 @@ export function createSmtpMailer(options: SmtpMailerOptions): Mailer {
   };
 }
 
-/** nodemailer's info lines are per message: log them at debug, keep its warnings and errors. */
+/**
+ * nodemailer's info lines are per message: log them at debug. Its errors are per attempt too (a
+ * greylisting 451 is one): they go out at warn, because the send job decides what is an error —
+ * it logs a failure for good at error level, and a retry at warn.
+ */
 function nodemailerLogger(log: Logger): Record<string, (...args: unknown[]) => void> {
   const at =
     (level: 'trace' | 'debug' | 'warn' | 'error' | 'fatal') =>
@@ -172,8 +176,8 @@ function nodemailerLogger(log: Logger): Record<string, (...args: unknown[]) => v
     debug: at('debug'),
     info: at('debug'),
     warn: at('warn'),
-    error: at('error'),
-    fatal: at('fatal'),
+    error: at('warn'),
+    fatal: at('error'),
   };
 }
 

@@ -5,6 +5,7 @@ import path from 'node:path';
 import { Redis } from 'ioredis';
 import { load } from 'cheerio';
 import { simpleParser, type ParsedMail } from 'mailparser';
+import { createLogger } from '../../src/shared/logger.js';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { fanOut } from '../../src/notify/fan-out.js';
 import { createOutboxMailer } from '../../src/notify/mailer.js';
@@ -66,6 +67,7 @@ interface Harness {
 async function harness(
   start = Date.parse('2025-03-03T00:00:00Z'),
   overrides: Partial<NotifySettings> = {},
+  logger = quietLogger(),
 ): Promise<Harness> {
   const prefix = freshPrefix('deliv');
   const clock = testClock(start);
@@ -74,7 +76,7 @@ async function harness(
   const notify = await startNotifyWorkers({
     redis: { url: redisServer.url },
     prefix,
-    logger: quietLogger(),
+    logger,
     settings,
     source: storeDigestSource(store, ['file']),
     workers: { fanOut: true, send: true },
@@ -181,8 +183,13 @@ describe('immediate digests', () => {
     });
   });
 
-  it('retries a 4xx with backoff until the server takes the message: one copy', async () => {
-    const h = await harness();
+  it('retries a 4xx with backoff until the server takes the message: one copy, logged as warnings', async () => {
+    const lines: { level: number; msg: string }[] = [];
+    const logger = createLogger(
+      { level: 'debug', format: 'json' },
+      { write: (line: string) => void lines.push(JSON.parse(line) as { level: number; msg: string }) },
+    );
+    const h = await harness(undefined, {}, logger);
     await h.notify.subscribers.add({ address: 'greylist@example.org', mode: 'immediate', source: 'cli' });
     smtp.respond({
       stage: 'rcpt',
@@ -205,6 +212,9 @@ describe('immediate digests', () => {
     const job = await h.notify.sendQueue.getJob(notifyJobIds.send(`r${reportId}`, subscriber?.id ?? ''));
     expect(job?.attemptsMade).toBeGreaterThanOrEqual(3);
     expect(subscriber?.bounceCount).toBe(0);
+    // A retry is not an error (pino: 40 warn, 50 error): only a failure for good is.
+    expect(lines.some((l) => l.level === 40 && /451|452|retried/.test(JSON.stringify(l)))).toBe(true);
+    expect(lines.filter((l) => l.level >= 50)).toEqual([]);
   });
 
   it('counts 5xx rejections of a recipient and stops mailing them at BOUNCE_LIMIT, keeping the reason', async () => {
