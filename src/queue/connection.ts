@@ -49,3 +49,38 @@ export function describeTarget(target: RedisTarget): string {
   const u = new URL(target.url);
   return `${u.protocol}//${u.hostname}:${u.port || '6379'}${u.pathname}`;
 }
+
+const CONNECTION_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'EPIPE', 'ETIMEDOUT', 'ENOENT', 'EAI_AGAIN']);
+
+/**
+ * Whether an error only says Redis is out of reach for now (refused, reset, closed while ioredis
+ * reconnects): expected while Redis restarts, and over by itself once it is back.
+ */
+export function isRedisConnectionError(err: unknown): boolean {
+  if (!(err instanceof Error)) return false;
+  const code = (err as { code?: unknown }).code;
+  if (typeof code === 'string' && CONNECTION_CODES.has(code)) return true;
+  return /^(Connection is closed|connect ECONNREFUSED|read ECONNRESET|Stream isn't writeable)/.test(
+    err.message,
+  );
+}
+
+/**
+ * Log a BullMQ queue or worker `error` event: a lost connection at warn (ioredis reconnects and
+ * the worker resumes by itself), anything else at error.
+ */
+export function logQueueError(
+  log: { warn: (o: object, msg: string) => void; error: (o: object, msg: string) => void },
+  err: Error,
+  fields: Record<string, unknown>,
+  what: 'queue' | 'worker',
+): void {
+  if (isRedisConnectionError(err)) {
+    log.warn(
+      { ...fields, err: err.message },
+      `${what} lost its redis connection; it resumes when redis is back`,
+    );
+  } else {
+    log.error({ ...fields, err }, `${what} error`);
+  }
+}

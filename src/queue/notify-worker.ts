@@ -31,7 +31,7 @@ import { loadNotifyTemplates, type NotifyTemplates } from '../notify/templates.j
 import { AppError, isAppError } from '../shared/app-error.js';
 import type { Logger } from '../shared/logger.js';
 import { isFinalAttempt } from './attempts.js';
-import { createRedis, describeTarget, type RedisTarget } from './connection.js';
+import { createRedis, describeTarget, logQueueError, type RedisTarget } from './connection.js';
 import type { Store } from './store.js';
 
 /**
@@ -307,7 +307,7 @@ export async function startNotifyWorkers(options: NotifyWorkersOptions): Promise
   });
   for (const queue of [fanOutQueue, sendQueue]) {
     queue.on('error', (err) => {
-      log.error({ err, queue: queue.name }, 'queue error');
+      logQueueError(log, err, { queue: queue.name }, 'queue');
     });
   }
 
@@ -324,7 +324,7 @@ export async function startNotifyWorkers(options: NotifyWorkersOptions): Promise
   };
   const watch = (worker: Worker): void => {
     worker.on('error', (err) => {
-      log.error({ err, queue: worker.name }, 'worker error');
+      logQueueError(log, err, { queue: worker.name }, 'worker');
     });
     worker.on('failed', (job, err) => {
       if (job === undefined) return;

@@ -5,7 +5,7 @@ import { AppError, isAppError } from '../shared/app-error.js';
 import type { Logger } from '../shared/logger.js';
 import type { SummaryRecord } from '../summarize/summary.js';
 import { isFinalAttempt } from './attempts.js';
-import { createRedis, describeTarget, redisOptions, type RedisTarget } from './connection.js';
+import { createRedis, describeTarget, logQueueError, redisOptions, type RedisTarget } from './connection.js';
 import { processIngest } from './ingest-worker.js';
 import {
   emailIdOf,
@@ -86,7 +86,7 @@ export class Pipeline {
         defaultJobOptions: jobOptions(name, options.backoffScale),
       });
       queue.on('error', (err) => {
-        options.logger.error({ err, queue: name }, 'queue error');
+        logQueueError(options.logger, err, { queue: name }, 'queue');
       });
       return queue;
     };
@@ -199,7 +199,7 @@ export class Pipeline {
       maxStalledCount: 2,
     });
     worker.on('error', (err) => {
-      log.error({ err }, 'worker error');
+      logQueueError(log, err, {}, 'worker');
     });
     worker.on('completed', (job) => {
       o.onJobFinished?.({
