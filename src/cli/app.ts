@@ -276,6 +276,12 @@ export async function startApp(env: Env, options: AppOptions): Promise<App> {
         deliver: async (raw, ref) => {
           await started.enqueueEmail(raw, { kind: 'imap', ref });
         },
+        // UNSUBSCRIBE_MAILTO pointed at this mailbox: subscribers' unsubscribe mails are honoured.
+        // One whose token does not verify is left as it came, like any other mail not for us.
+        unsubscribeMail: async (subject) => {
+          const outcome = await notify.unsubscribeByMail(subject);
+          return outcome === 'unsubscribed' || outcome === 'already';
+        },
       });
       watcher.on('disconnected', () => {
         metrics.imapReconnects.inc();

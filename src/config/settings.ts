@@ -461,7 +461,7 @@ export const SETTINGS = {
     schema: z.email().optional(),
     expects: 'an email address, e.g. unsubscribe@example.org',
     description:
-      'The mailto: address of the List-Unsubscribe header (RFC 2369). Default: the MAIL_FROM address.',
+      'The mailto: address of the List-Unsubscribe header (RFC 2369). Default: the MAIL_FROM address. Mail to it that reaches the IMAP mailbox the bot watches (an alias or +tag of it) unsubscribes the subscriber whose link it answers.',
     group: 'Mail',
   }),
   TOKEN_SECRET: setting({

@@ -9,7 +9,7 @@ import { backoffFor, classifyImapError, reconnectDelay } from './imap-errors.js'
 import { describeImap, mailboxIdOf, settingsWarnings, type ImapSettings } from './imap-settings.js';
 import { InboxError } from './inbox-error.js';
 import { MailboxState, SeenMessages } from './mailbox-state.js';
-import { messageIdOf, messageKeyFromId } from './message-headers.js';
+import { headerValue, messageIdOf, messageKeyFromId } from './message-headers.js';
 import { Quarantine } from './quarantine.js';
 import { screenMessage } from './screen.js';
 import { claimOf, readSenderHeaders, type SenderPolicy } from './sender-policy.js';
@@ -90,6 +90,13 @@ export interface ImapWatcherOptions {
   readonly deliver: Deliver;
   /** Our own DKIM/SPF/DMARC check; default mailauth with the system's DNS. */
   readonly verify?: Verifier;
+  /**
+   * Mail to the digests' List-Unsubscribe `mailto:` address (RFC 2369), when that address lands in
+   * this mailbox: given the raw Subject of mail from senders not allowed to post, it unsubscribes
+   * the token's subscriber and answers true, or answers false when the Subject carries no valid
+   * token. Mail answered true is marked processed like a delivered report.
+   */
+  readonly unsubscribeMail?: (subject: string) => Promise<boolean>;
   /** Where held mail goes; default a {@link Quarantine} on the same Redis and prefix. */
   readonly quarantine?: Quarantine;
   /** A fresh OAuth2 access token for each (re)connect, for providers whose tokens expire hourly. */
@@ -138,6 +145,8 @@ export interface ImapWatcherEvents {
   delivered: [{ uid: number; key: string; ref: string }];
   held: [{ uid: number; key: string; code: string; reason: string }];
   ignored: [{ uid: number; reason: string }];
+  /** A List-Unsubscribe `mailto:` request, handled and marked processed. */
+  unsubscribe: [{ uid: number }];
   skipped: [{ uid: number; why: 'marked' | 'seen' | 'too-large' | 'gone' }];
   deferred: [{ uid: number; reason: string }];
   'caught-up': [{ lastUid: number }];
@@ -648,7 +657,13 @@ export class ImapWatcher extends EventEmitter<ImapWatcherEvents> {
           const metas = await withDeadline(
             client.fetchAll(
               chunk,
-              { uid: true, flags: true, size: true, internalDate: true, headers: ['message-id', 'from'] },
+              {
+                uid: true,
+                flags: true,
+                size: true,
+                internalDate: true,
+                headers: ['message-id', 'from', 'subject'],
+              },
               { uid: true },
             ),
             t.commandTimeoutMs,
@@ -696,6 +711,16 @@ export class ImapWatcher extends EventEmitter<ImapWatcherEvents> {
     // Mail nobody allowed to post is ignored from its headers alone, without downloading it.
     const claim = claimOf(readSenderHeaders(head), this.o.policy);
     if (claim.kind === 'none') {
+      const subject = headerValue(head, 'subject');
+      if (
+        subject !== null &&
+        this.o.unsubscribeMail !== undefined &&
+        (await this.o.unsubscribeMail(subject))
+      ) {
+        await this.markProcessed(client, uid);
+        this.emit('unsubscribe', { uid });
+        return true;
+      }
       log.debug({ messageId: headerId, reason: claim.reason }, 'ignored: not from an allowed sender');
       this.emit('ignored', { uid, reason: claim.reason });
       return true;

@@ -21,7 +21,7 @@ export const SUBSCRIBER_STATUSES: readonly SubscriberStatus[] = [
 ];
 
 /** Who created or last changed a subscriber. */
-export type SubscriberSource = 'cli' | 'import' | 'web';
+export type SubscriberSource = 'cli' | 'import' | 'web' | 'mail';
 
 /** One subscriber as stored. Times are ISO 8601; `dailyCoveredUntil` is milliseconds. */
 export interface Subscriber {
@@ -794,7 +794,7 @@ function parseSubscriber(h: Record<string, string>): Subscriber | null {
     name: opt(h.name),
     mode: h.mode === 'immediate' ? 'immediate' : 'daily',
     status: SUBSCRIBER_STATUSES.find((s) => s === h.status) ?? 'pending',
-    source: h.source === 'cli' || h.source === 'import' ? h.source : 'web',
+    source: h.source === 'cli' || h.source === 'import' || h.source === 'mail' ? h.source : 'web',
     createdAt: h.createdAt ?? '',
     updatedAt: h.updatedAt ?? '',
     confirmedAt: opt(h.confirmedAt),

@@ -31,6 +31,7 @@ import { loadNotifyTemplates, type NotifyTemplates } from '../notify/templates.j
 import { AppError, isAppError } from '../shared/app-error.js';
 import type { Logger } from '../shared/logger.js';
 import { isFinalAttempt } from './attempts.js';
+import { unsubscribeByMail, type UnsubscribeMailOutcome } from '../notify/unsubscribe-mail.js';
 import { createRedis, describeTarget, logQueueError, type RedisTarget } from './connection.js';
 import type { Store } from './store.js';
 
@@ -236,6 +237,11 @@ export interface NotifyWorkers {
   renotify(reportId: string): Promise<string>;
   /** Whether a report's email went out (the admin report page's "발송" stage); null before publication. */
   mailStatus(reportId: string): Promise<MailStatusInfo | null>;
+  /**
+   * A mail to the List-Unsubscribe `mailto:` address, by its raw Subject header: unsubscribes the
+   * token's subscriber ('none' when the Subject carries no unsubscribe token). For the inbox.
+   */
+  unsubscribeByMail(subject: string): Promise<UnsubscribeMailOutcome>;
   /** The public subscribe/confirm/unsubscribe routes, options bound: the admin server's `providers.publicRoutes`. */
   readonly publicRoutes: FastifyPluginAsync;
   /** Create or update the daily job scheduler (DIGEST_TIME in DIGEST_TIME_ZONE). Returns its next run (ms). */
@@ -432,6 +438,9 @@ export async function startNotifyWorkers(options: NotifyWorkersOptions): Promise
       const jobId = `${notifyJobIds.fanOut(digestId)}-re${clock().toString(36)}`;
       await fanOutQueue.add('report', { kind: 'report', reportId }, { jobId });
       return `queued ${jobId}: immediate subscribers who have not had ${digestId} get it`;
+    },
+    unsubscribeByMail(subject) {
+      return unsubscribeByMail(subject, { subscribers, tokenSecret: settings.tokenSecret, clock, logger });
     },
     async mailStatus(reportId) {
       const publishedAt = await notifyStore.publishedAt(reportId);
