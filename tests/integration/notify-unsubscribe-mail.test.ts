@@ -5,7 +5,7 @@ import { simpleParser } from 'mailparser';
 import MailComposer from 'nodemailer/lib/mail-composer';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { readFixture } from '../support/fixtures.js';
-import { startTestDovecot, type TestDovecot } from '../support/dovecot.js';
+import { imapVars, startTestDovecot, type TestDovecot } from '../support/dovecot.js';
 import { startHarness, waitFor, type PipelineHarness } from '../support/pipeline.js';
 
 let dovecot: TestDovecot;
@@ -16,14 +16,7 @@ beforeAll(async () => {
   dovecot = await startTestDovecot();
   mailbox = await dovecot.freshMailbox('unsub');
   h = await startHarness({
-    IMAP_HOST: dovecot.host,
-    IMAP_PORT: String(dovecot.port),
-    IMAP_TLS: 'none',
-    IMAP_USER: dovecot.user,
-    IMAP_PASSWORD: dovecot.password,
-    IMAP_MAILBOX: mailbox,
-    SENDER_VERIFY: 'trust-header',
-    SENDER_TRUSTED_AUTHSERV: 'mx1.example.com',
+    ...imapVars(dovecot, mailbox),
     MAIL_FROM: 'ISW 브리핑 <briefing@example.org>',
     UNSUBSCRIBE_MAILTO: 'isw-unsubscribe@example.org',
   });

@@ -1,7 +1,7 @@
 // Covers `isw-ko run` on a real IMAP mailbox (private Dovecot): genuine ISW mail posted once, spoofed and foreign mail not, across a restart of the bot.
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { readFixture } from '../support/fixtures.js';
-import { startTestDovecot, type TestDovecot } from '../support/dovecot.js';
+import { imapVars, startTestDovecot, type TestDovecot } from '../support/dovecot.js';
 import { startHarness, waitFor, type PipelineHarness } from '../support/pipeline.js';
 
 let dovecot: TestDovecot;
@@ -11,17 +11,7 @@ let mailbox: string;
 beforeAll(async () => {
   dovecot = await startTestDovecot();
   mailbox = await dovecot.freshMailbox('e2e');
-  h = await startHarness({
-    IMAP_HOST: dovecot.host,
-    IMAP_PORT: String(dovecot.port),
-    IMAP_TLS: 'none',
-    IMAP_USER: dovecot.user,
-    IMAP_PASSWORD: dovecot.password,
-    IMAP_MAILBOX: mailbox,
-    // The fixtures carry the Authentication-Results of their (made-up) receiving server.
-    SENDER_VERIFY: 'trust-header',
-    SENDER_TRUSTED_AUTHSERV: 'mx1.example.com',
-  });
+  h = await startHarness(imapVars(dovecot, mailbox));
 });
 afterAll(async () => {
   await h.close();

@@ -477,3 +477,20 @@ export async function startFreezingProxy(target: number): Promise<FreezingProxy>
       }),
   };
 }
+
+/**
+ * The bot's environment for watching `mailbox` on the test Dovecot, trusting the
+ * Authentication-Results the fixtures carry (their made-up receiving server, mx1.example.com).
+ */
+export function imapVars(dovecot: TestDovecot, mailbox: string): Record<string, string> {
+  return {
+    IMAP_HOST: dovecot.host,
+    IMAP_PORT: String(dovecot.port),
+    IMAP_TLS: 'none',
+    IMAP_USER: dovecot.user,
+    IMAP_PASSWORD: dovecot.password,
+    IMAP_MAILBOX: mailbox,
+    SENDER_VERIFY: 'trust-header',
+    SENDER_TRUSTED_AUTHSERV: 'mx1.example.com',
+  };
+}
