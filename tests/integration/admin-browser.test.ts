@@ -127,6 +127,22 @@ it('logs in, opens the reports page, re-runs a failed summary and sees it succee
     .locator('iframe.preview')
     .screenshot({ path: path.join(OUTPUT_DIR, 'admin-browser-preview.png') });
   expect(h.posts()).toHaveLength(1);
+
+  // Hold it with a reason, then release it from the 격리함 page.
+  await page.fill('input[name=reason]', '지명 표기 확인');
+  await Promise.all([
+    page.waitForURL(`**/admin/reports/${reportId}?notice=held`),
+    page.click('button[data-action=hold]'),
+  ]);
+  expect(await page.locator('.hold').innerText()).toContain('지명 표기 확인');
+  await page.goto(`${admin.url}/admin/quarantine`);
+  await Promise.all([
+    page.waitForURL('**/admin/quarantine?notice=unheld'),
+    page.click(`form[action="/admin/reports/${reportId}/unhold"] button`),
+  ]);
+  expect(await page.locator('.notice').innerText()).toContain('보류를 풀었습니다');
+  expect(await app.pipeline.holds.list()).toEqual([]);
+  expect(h.posts()).toHaveLength(1);
   expect(problems).toEqual([]);
 }, 60_000);
 
