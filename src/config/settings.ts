@@ -373,7 +373,7 @@ export const SETTINGS = {
     schema: z.coerce.number().int().min(0).default(60_000),
     expects: 'a whole number of milliseconds >= 0 (keep it >= 10000 for the spam filter)',
     description:
-      "Minimum time between two writes to the site, across all isw-ko processes (via Redis). Rhymix's spam filter allows one post per 10 s per IP.",
+      "Minimum time between two writes (posts and edits) to the site, across all isw-ko processes (via Redis). Rhymix's spam filter, when a site turns it on, counts both per IP: by default a new post within 10 s of another write is refused, and 3 in 10 s ban the IP.",
     group: 'Rhymix',
   }),
   RHYMIX_FLAVOR: setting({

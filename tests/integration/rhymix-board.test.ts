@@ -173,6 +173,28 @@ describe('RhymixBoard: exactly once', () => {
     expect(s.writeRequests().map((r) => r.fields['document_srl'])).toEqual([undefined, ref.id, ref.id]);
   });
 
+  it('never edits a recorded document of another board (RHYMIX_MID changed): finds or makes its own', async () => {
+    const s = await startServer();
+    const board = await connect(s);
+    // The post was made on board "old" (RHYMIX_MID=old before); Rhymix shows it under any mid.
+    const elsewhere = s.addDocument({
+      member: BOT_MEMBER,
+      mid: 'old',
+      title: '옛 게시판의 글',
+      tags: [machineTagFor(makePost().key)],
+    });
+    const recorded = {
+      id: String(elsewhere.documentSrl),
+      url: `${s.url}/index.php?mid=old&document_srl=${elsewhere.documentSrl}`,
+    };
+    const { ref, created } = await board.upsert(makePost(), recorded);
+    expect(created).toBe(true);
+    expect(ref.id).not.toBe(recorded.id);
+    expect(s.document(elsewhere.documentSrl)).toMatchObject({ revision: 1, title: '옛 게시판의 글' });
+    await failure(board.update(recorded, makePost()), 'POST_NOT_FOUND');
+    expect(s.document(elsewhere.documentSrl)?.revision).toBe(1);
+  });
+
   it('publish() and find() never duplicate; update() checks the document still exists', async () => {
     const s = await startServer();
     const board = await connect(s);
@@ -383,7 +405,7 @@ describe('RhymixBoard: spam filter', () => {
     expect(s.bannedIps.size).toBe(0);
   });
 
-  it('stops after one retry with BOARD_SPAM_LIMITED when posts come too fast, before the IP ban', async () => {
+  it('stops at once with BOARD_SPAM_LIMITED when posts come too fast: no retry towards the IP ban', async () => {
     const s = await startServer({ spamWindowMs: 60_000 });
     s.spamFilter = true;
     const board = await connect(s, { minIntervalMs: 0 }, { spamWindowMs: 60_000 });
@@ -393,9 +415,35 @@ describe('RhymixBoard: spam filter', () => {
       'BOARD_SPAM_LIMITED',
     );
     expect(err.kind).toBe('user');
-    expect(s.writeRequests()).toHaveLength(3);
+    expect(err.message).toContain('within 60 s');
+    expect(s.writeRequests()).toHaveLength(2);
     expect(s.bannedIps.size).toBe(0);
     expect(s.documents()).toHaveLength(1);
+  });
+
+  it('counts an edit as a write: a new post right after an edit is BOARD_SPAM_LIMITED, not an unnamed refusal', async () => {
+    let clock = 1_000_000;
+    const s = await startServer({ spamWindowMs: 10_000, now: () => clock });
+    s.spamFilter = true;
+    const board = await connect(s, { minIntervalMs: 0 }, { now: () => clock });
+    const { ref } = await board.upsert(makePost(), null);
+    clock += 11_000; // past the window since the create
+    await board.upsert(makePost({ html: '<p>고친 본문</p>' }), ref);
+    await failure(
+      board.upsert(makePost({ key: 'isw-ko-next', reportId: 'next' }), null),
+      'BOARD_SPAM_LIMITED',
+    );
+    expect(s.bannedIps.size).toBe(0);
+  });
+
+  it('says BOARD_IP_BANNED, with what to ask the board admin, when the spam filter banned this IP', async () => {
+    const s = await startServer();
+    s.spamFilter = true;
+    s.bannedIps.add('127.0.0.1');
+    const board = await connect(s, { minIntervalMs: 0 });
+    const err = await failure(board.upsert(makePost(), null), 'BOARD_IP_BANNED');
+    expect(err.describe()).toContain('스팸 IP 목록');
+    expect(s.writeRequests()).toHaveLength(1);
   });
 });
 

@@ -262,6 +262,17 @@ describe('Rhymix test server: documents', () => {
     expect((view.answer['oDocument'] as { title: string }).title).toBe(
       'A &amp; B &quot;인용&quot; &lt;태그&gt;',
     );
+    // As a real Rhymix answers: a missing document is no error, just no oDocument; a document of
+    // another board is shown under this board's mid.
+    const missing = await c.post('dispBoardContentView', { mid: 'isw', document_srl: '9999' });
+    expect(missing.answer).toMatchObject({ error: 0 });
+    expect(missing.answer['oDocument']).toBeUndefined();
+    const other = s.addDocument({ mid: 'other', title: '다른 게시판' });
+    const shown = await c.post('dispBoardContentView', {
+      mid: 'isw',
+      document_srl: String(other.documentSrl),
+    });
+    expect((shown.answer['oDocument'] as { title: string }).title).toBe('다른 게시판');
   });
 
   it('replaces the whole document on edit: fields left out are reset', async () => {
@@ -343,7 +354,7 @@ describe('Rhymix test server: documents', () => {
 });
 
 describe('Rhymix test server: switches', () => {
-  it('spam filter: a second new post within the window is refused and the IP is banned on the try after 3', async () => {
+  it('spam filter: logs every write, edits too; refuses a new post after one, bans the IP after 3', async () => {
     const s = await start({ spamWindowMs: 60_000 });
     s.spamFilter = true;
     const c = new RawClient(s.url);
@@ -351,13 +362,20 @@ describe('Rhymix test server: switches', () => {
     const first = await c.post('procBoardInsertDocument', docFields(s));
     expect(first.answer.error).toBe(0);
     const srl = String(first.answer['document_srl']);
-    // Edits are not counted.
+    // An edit is not checked, but it is logged: it counts against the next new post.
     const edit = await c.post('procBoardInsertDocument', docFields(s, { document_srl: srl }));
     expect(edit.answer.error).toBe(0);
-    expect((await c.post('procBoardInsertDocument', docFields(s))).answer.error).toBe(-1);
-    expect((await c.post('procBoardInsertDocument', docFields(s))).answer.error).toBe(-1);
+    const tooSoon = await c.post('procBoardInsertDocument', docFields(s));
+    expect(tooSoon.answer).toMatchObject({
+      error: -1,
+      message: expect.stringMatching(/^60초 이내에 연속 글 작성은 금지됩니다/) as string,
+    });
     expect(s.bannedIps.size).toBe(0);
-    expect((await c.post('procBoardInsertDocument', docFields(s))).answer.error).toBe(-1);
+    const banned = await c.post('procBoardInsertDocument', docFields(s));
+    expect(banned.answer).toMatchObject({
+      error: -1,
+      message: 'IP가 차단되었습니다. 사이트 관리자에게 문의 바랍니다.',
+    });
     expect(s.bannedIps.has('127.0.0.1')).toBe(true);
     // A banned IP cannot edit either.
     expect((await c.post('procBoardInsertDocument', docFields(s, { document_srl: srl }))).answer.error).toBe(

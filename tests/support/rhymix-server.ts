@@ -89,6 +89,8 @@ interface Session {
 type Answer = Record<string, unknown> & { error: number; message: string };
 
 const OK_MESSAGE = 'success';
+/** Rhymix's msg_alert_registered_denied_ip (ko). */
+const DENIED_IP_MESSAGE = 'IP가 차단되었습니다. 사이트 관리자에게 문의 바랍니다.';
 const PAGE_SIZE = 20;
 
 /**
@@ -229,9 +231,10 @@ export class RhymixTestServer {
     this.docs.delete(documentSrl);
   }
 
-  /** Somebody else posts (bypassing every check), e.g. to fill the list. */
+  /** Somebody else posts (bypassing every check), e.g. to fill the list; `mid`: on another board. */
   addDocument(input: {
     member?: TestMember;
+    mid?: string;
     title: string;
     tags?: string[];
     content?: string;
@@ -241,7 +244,7 @@ export class RhymixTestServer {
     const first = this.categoryList()[0];
     const doc: TestDocument = {
       documentSrl: this.nextSrl(),
-      mid: this.mid,
+      mid: input.mid ?? this.mid,
       memberSrl: member.memberSrl,
       categorySrl: first?.categorySrl ?? 0,
       title: escapeTitle(input.title),
@@ -518,7 +521,7 @@ export class RhymixTestServer {
     if (fields['mid'] !== this.mid) return { error: -1, message: '잘못된 요청입니다.' };
     const member = this.memberOf(session);
     if (member === null) return { error: -1, message: '로그인이 필요합니다.' };
-    if (this.bannedIps.has(ip)) return { error: -1, message: '차단된 IP 주소입니다.' };
+    if (this.bannedIps.has(ip)) return { error: -1, message: DENIED_IP_MESSAGE };
     if (!this.writePermission) return { error: -2, message: '권한이 없습니다.' };
     const srlField = fields['document_srl'];
     const editing = srlField !== undefined && srlField !== '' && srlField !== '0';
@@ -537,8 +540,8 @@ export class RhymixTestServer {
     if (this.categories.size > 0 && !this.categories.has(categorySrl)) {
       return { error: -1, message: '분류 값은 필수입니다.' };
     }
-    if (!editing && this.spamFilter) {
-      const refusal = this.spamCheck(ip);
+    if (this.spamFilter) {
+      const refusal = this.spamCheck(ip, !editing);
       if (refusal !== null) return refusal;
     }
     const title = (fields['title'] ?? '').trim();
@@ -587,23 +590,24 @@ export class RhymixTestServer {
   }
 
   /**
-   * XE/Rhymix spam filter: every try within the window is logged; a try that finds earlier ones
-   * is refused, and one that finds 3 bans the IP.
+   * Rhymix's spam filter (spamfilter.controller.php triggerInsertDocument, checked against a real
+   * 2.1.35): every write is logged, edits included; only a new document is checked — one that
+   * finds 3 logged writes in the window bans the IP, one that finds fewer (but some) is refused
+   * and logged too.
    */
-  private spamCheck(ip: string): Answer | null {
+  private spamCheck(ip: string, isNew: boolean): Answer | null {
     const now = this.now();
     const recent = (this.spamLog.get(ip) ?? []).filter((t) => now - t < this.spamWindowMs);
-    if (recent.length >= 3) {
+    this.spamLog.set(ip, recent);
+    if (isNew && recent.length >= 3) {
       this.bannedIps.add(ip);
-      this.spamLog.set(ip, recent);
-      return { error: -1, message: '스팸 방지를 위해 IP가 차단되었습니다.' };
+      return { error: -1, message: DENIED_IP_MESSAGE };
     }
     recent.push(now);
-    this.spamLog.set(ip, recent);
-    if (recent.length > 1) {
+    if (isNew && recent.length > 1) {
       return {
         error: -1,
-        message: `${Math.round(this.spamWindowMs / 1000)}초 이내에 연속으로 글을 등록할 수 없습니다.`,
+        message: `${Math.round(this.spamWindowMs / 1000)}초 이내에 연속 글 작성은 금지됩니다. 계속 시도하면 IP가 차단될 수 있습니다.`,
       };
     }
     return null;
@@ -622,7 +626,9 @@ export class RhymixTestServer {
 
   private list(fields: Record<string, string>): Answer {
     if (fields['mid'] !== this.mid) return { error: -1, message: '잘못된 요청입니다.' };
-    let docs = this.documents().reverse();
+    let docs = this.documents()
+      .filter((d) => d.mid === this.mid)
+      .reverse();
     const target = fields['search_target'] ?? '';
     const keyword = (fields['search_keyword'] ?? '').trim();
     // The quirk: without search_option[<target>]=1 the search is silently ignored.
@@ -651,10 +657,13 @@ export class RhymixTestServer {
     };
   }
 
+  /**
+   * As a real Rhymix 2.1.35 answers: a missing document is `error: 0` without `oDocument`, and a
+   * document of another board is shown under any mid, without saying which board it is on.
+   */
   private view(fields: Record<string, string>): Answer {
     const doc = this.docs.get(Number(fields['document_srl'] ?? '0'));
-    if (doc === undefined || doc.mid !== fields['mid'])
-      return { error: -2, message: '대상을 찾을 수 없습니다.' };
+    if (doc === undefined) return { error: 0, message: OK_MESSAGE };
     return { error: 0, message: OK_MESSAGE, oDocument: this.arrange(doc) };
   }
 

@@ -19,7 +19,11 @@ import type { RhymixSettings } from './rhymix-settings.js';
 import { MemorySpacer, type Spacer } from './spacer.js';
 import { readWriteForm, type WriteFormProbe } from './write-form.js';
 
-/** Rhymix's spam filter: one new post per this many ms per IP (RHYMIX.md). */
+/**
+ * Rhymix's spam filter window, by default (each site sets its own; the filter is off unless an
+ * admin turns it on). Every write from an IP — new posts, edits and refused tries alike — is
+ * logged; a new post finding one in the window is refused, and one finding 3 bans the IP.
+ */
 export const SPAM_FILTER_WINDOW_MS = 10_000;
 
 export interface RhymixBoardDeps {
@@ -47,11 +51,22 @@ interface Attempt {
   readonly answer: RhymixAnswer;
   /** When the attempt was sent. */
   readonly at: number;
-  /** When this board's previous create was sent, for creates; else null. */
-  readonly previousCreateAt: number | null;
+  /** Whether it makes a new document (only those are checked by the spam filter). */
+  readonly isCreate: boolean;
+  /** When this board's previous write (create or edit: the spam filter logs both) was sent. */
+  readonly previousWriteAt: number | null;
 }
 
 const WRITE_ACT = 'procBoardInsertDocument';
+
+/** Rhymix's `msg_alert_registered_denied_ip` (modules/spamfilter/lang: ko, en, ja). */
+const IP_BANNED = /IP가 차단되었습니다|IP address has been blocked|禁止IPに登録され/;
+/** Rhymix's `msg_alert_limited_by_config`, with its window in seconds (ko, en, ja). */
+const SPAM_WINDOW_SECONDS = [
+  /(\d+)초 이내에 연속 글 작성은 금지/,
+  /post repeatedly within (\d+) seconds/,
+  /(\d+)秒以内の書き込みは禁止/,
+];
 
 /**
  * Posts to a Rhymix 2.x or XE 1.x board as a member, the way a careful person would
@@ -79,7 +94,7 @@ export class RhymixBoard implements BoardAdapter {
   private readonly now: () => number;
   private category: BoardCategory | null = null;
   private loggedIn = false;
-  private lastCreateAt: number | null = null;
+  private lastWriteAt: number | null = null;
   private queue: Promise<void> = Promise.resolve();
 
   private constructor(settings: RhymixSettings, deps: RhymixBoardDeps) {
@@ -152,7 +167,7 @@ export class RhymixBoard implements BoardAdapter {
       // Checked before any request: unsafe or oversized content is never sent.
       this.fieldsFor(post, null);
       const srl = documentSrlOf(ref);
-      const doc = srl === null ? null : await this.view(srl);
+      const doc = srl === null || !this.isOurs(ref, srl) ? null : await this.view(srl);
       if (srl === null || doc === null) {
         throw new RhymixError('POST_NOT_FOUND', `the board ${this.settings.mid} has no document ${ref.id}`, {
           details: { documentSrl: ref.id },
@@ -177,6 +192,13 @@ export class RhymixBoard implements BoardAdapter {
         const srl = documentSrlOf(previous);
         if (srl === null)
           this.log.warn({ ref: previous.id }, 'recorded ref is not a document_srl; ignoring it');
+        else if (!this.isOurs(previous, srl))
+          // Rhymix shows a document of any board under any mid: editing it would change a post on
+          // the board this one replaced (RHYMIX_MID or RHYMIX_URL changed since).
+          this.log.warn(
+            { documentSrl: srl, recordedUrl: previous.url, key: post.key },
+            'recorded document is on another board; searching this board by tag',
+          );
         else if ((await this.view(srl)) !== null) target = srl;
         else
           this.log.warn({ documentSrl: srl, key: post.key }, 'recorded document is gone; searching by tag');
@@ -291,6 +313,11 @@ export class RhymixBoard implements BoardAdapter {
     return { id: String(documentSrl), url: this.documentUrl(documentSrl) };
   }
 
+  /** Whether a recorded ref was made by this board (same site and mid), not a board it replaced. */
+  private isOurs(ref: PublishedRef, documentSrl: number): boolean {
+    return ref.url === this.documentUrl(documentSrl);
+  }
+
   // ---- session ---------------------------------------------------------------------------
 
   private async ensureSession(): Promise<void> {
@@ -382,6 +409,10 @@ export class RhymixBoard implements BoardAdapter {
     await this.ensureSession();
     const first = await this.attempt(fields, documentSrl === null);
     if (first.answer.error === 0) return first.answer;
+    // Never retry what the spam filter refused: the refused try is logged too, and the next one
+    // would bring the IP closer to a ban.
+    const spam = this.spamRefusal(first, false);
+    if (spam !== null) throw spam;
     if (first.answer.errorDetail === ERR_UNSAFE_VAR) {
       throw this.refusal(
         'BOARD_UNSAFE_CONTENT',
@@ -425,13 +456,52 @@ export class RhymixBoard implements BoardAdapter {
   private async attempt(fields: Fields, isCreate: boolean): Promise<Attempt> {
     await this.spacer.waitTurn();
     const at = this.now();
-    const previousCreateAt = isCreate ? this.lastCreateAt : null;
-    if (isCreate) this.lastCreateAt = at;
+    const previousWriteAt = this.lastWriteAt;
+    this.lastWriteAt = at;
     const answer = await this.client.post(WRITE_ACT, fields);
-    return { answer, at, previousCreateAt };
+    return { answer, at, isCreate, previousWriteAt };
   }
 
-  /** Why a write was refused twice, from what the protocol shows (never the message text). */
+  /**
+   * A refusal by the spam filter, or null. Its answers carry no error code, only the site's
+   * language string, so this is the one place a board's message is read (Rhymix's own texts in
+   * Korean, English and Japanese). With `byTiming` (after the retry, when nothing else explains a
+   * refusal), a new post sent within the default window of the previous write is taken for one.
+   */
+  private spamRefusal(attempt: Attempt, byTiming: boolean): RhymixError | null {
+    const answer = attempt.answer;
+    if (IP_BANNED.test(answer.message)) {
+      return this.refusal(
+        'BOARD_IP_BANNED',
+        WRITE_ACT,
+        answer,
+        "the board's spam filter has banned this host's IP",
+      );
+    }
+    const seconds = SPAM_WINDOW_SECONDS.map((re) => re.exec(answer.message)?.[1]).find(
+      (v) => v !== undefined,
+    );
+    if (seconds !== undefined) {
+      return this.refusal(
+        'BOARD_SPAM_LIMITED',
+        WRITE_ACT,
+        answer,
+        `the board's spam filter refused a new post within ${seconds} s of this IP's previous write (posts and edits both count)`,
+      );
+    }
+    const gap = attempt.previousWriteAt === null ? null : attempt.at - attempt.previousWriteAt;
+    if (byTiming && attempt.isCreate && gap !== null && gap < this.spamWindowMs) {
+      return this.refusal(
+        'BOARD_SPAM_LIMITED',
+        WRITE_ACT,
+        answer,
+        `the board refused a new post sent ${gap} ms after the previous write (a spam filter allows one per ${this.spamWindowMs} ms by default)`,
+      );
+    }
+    return null;
+  }
+
+  /** Why a write was refused twice, from what the protocol shows (the message only for the spam filter). */
   private async diagnose(first: Attempt, second: Attempt): Promise<RhymixError> {
     const answer = second.answer;
     if (answer.errorDetail === ERR_CSRF_CHECK_FAILED) {
@@ -450,17 +520,10 @@ export class RhymixBoard implements BoardAdapter {
         'the board refused the post as unsafe (ERR_UNSAFE_VAR)',
       );
     }
-    // Only the first try's distance to the previous create says anything: the retry is always
+    // Only the first try's distance to the previous write says anything: the retry is always
     // close to the first try, which the filter may have logged itself.
-    const gap = first.previousCreateAt === null ? null : first.at - first.previousCreateAt;
-    if (gap !== null && gap < this.spamWindowMs) {
-      return this.refusal(
-        'BOARD_SPAM_LIMITED',
-        WRITE_ACT,
-        answer,
-        `the board refused a new post sent ${gap} ms after the previous one (its spam filter allows one per ${this.spamWindowMs} ms)`,
-      );
-    }
+    const spam = this.spamRefusal(second, false) ?? this.spamRefusal(first, true);
+    if (spam !== null) return spam;
     if (this.category !== null) {
       const missing = await this.categoryGone().catch((err: unknown) => {
         this.log.debug({ err }, 'could not re-check the category while diagnosing a refusal');

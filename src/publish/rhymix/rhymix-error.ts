@@ -21,6 +21,8 @@ export type RhymixErrorCode =
   | 'BOARD_CATEGORY_MISSING'
   /** The spam filter refused the post: posts came too close together from this IP. */
   | 'BOARD_SPAM_LIMITED'
+  /** The spam filter has banned this host's IP: nothing is posted until the board's admin lifts it. */
+  | 'BOARD_IP_BANNED'
   /** The board's CSRF check kept failing after a fresh token: Origin/Referer do not match the site. */
   | 'BOARD_CSRF_FAILED'
   /** The URL does not answer like a Rhymix/XE board (HTML instead of JSON, 404, a redirect). */
@@ -44,6 +46,7 @@ const KINDS: Readonly<Record<RhymixErrorCode, ErrorKind>> = {
   BOARD_TOO_LARGE: 'user',
   BOARD_CATEGORY_MISSING: 'user',
   BOARD_SPAM_LIMITED: 'user',
+  BOARD_IP_BANNED: 'user',
   BOARD_CSRF_FAILED: 'user',
   BOARD_MISCONFIGURED: 'user',
   POST_NOT_FOUND: 'user',
@@ -64,7 +67,9 @@ const HINTS: Readonly<Record<RhymixErrorCode, string>> = {
     "raise the board's document size limit (board settings → document_length_limit) or RHYMIX_MAX_CONTENT_KB if it is set lower than the board's",
   BOARD_CATEGORY_MISSING: "set RHYMIX_CATEGORY to one of the board's categories (by name)",
   BOARD_SPAM_LIMITED:
-    "the board's spam filter allows one post per 10 s per IP and bans the IP after 3 tries: keep RHYMIX_MIN_INTERVAL_MS at 10000 or more, check the spam filter's denied IP list, then retry the job",
+    "the board's spam filter counts every post and edit from this IP (10 s and 3 tries by default, each site sets its own) and bans the IP when they come too close: keep RHYMIX_MIN_INTERVAL_MS above the board's interval (one RHYMIX_* spacer shared by every process posting from this host), then retry the job",
+  BOARD_IP_BANNED:
+    "ask the board's admin to remove this host's IP from the spam filter's denied IPs (관리 → 스팸필터 → 스팸 IP 목록), or to make the member a board manager (exempt from the filter); raise RHYMIX_MIN_INTERVAL_MS above the board's spam interval, then retry the job",
   BOARD_CSRF_FAILED:
     "set RHYMIX_URL to the site's own address (the default URL in the board's admin settings, same scheme, host and port); for XE 1.x set RHYMIX_FLAVOR=xe",
   BOARD_MISCONFIGURED:
