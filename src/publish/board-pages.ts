@@ -15,17 +15,31 @@ const seoul = new Intl.DateTimeFormat('en-US', {
   hourCycle: 'h23',
 });
 
+// Every index rebuild formats the date of every post on the board, and formatToParts is slow
+// (ICU): the text of a date never changes, so it is kept. Bounded so a board with an unusual
+// number of posts cannot grow it without limit (cleared and refilled past the bound).
+const KST_TEXT_MAX = 50_000;
+const KST_TEXT = new Map<string, string>();
+
+// `localeCompare(b, 'ko')` builds a collator on every call; one collator compares the same way.
+const koreanOrder = new Intl.Collator('ko');
+
 /**
  * "2025년 3월 3일 09:45 KST": an instant in Seoul time, assembled from parts so the text does not
  * change with the ICU version. Returns the input unchanged when it is not a date.
  */
 export function formatKst(iso: string): string {
+  const known = KST_TEXT.get(iso);
+  if (known !== undefined) return known;
   const instant = Date.parse(iso);
   if (Number.isNaN(instant)) return iso;
   const parts = seoul.formatToParts(instant);
   const part = (type: Intl.DateTimeFormatPartTypes): string =>
     parts.find((p) => p.type === type)?.value ?? '';
-  return `${part('year')}년 ${part('month')}월 ${part('day')}일 ${part('hour')}:${part('minute')} KST`;
+  const text = `${part('year')}년 ${part('month')}월 ${part('day')}일 ${part('hour')}:${part('minute')} KST`;
+  if (KST_TEXT.size >= KST_TEXT_MAX) KST_TEXT.clear();
+  KST_TEXT.set(iso, text);
+  return text;
 }
 
 /** What `board-page.hbs` sees. */
@@ -87,9 +101,11 @@ export function renderBoardIndex(
   templates: PostTemplates,
   boardTitle = 'isw-ko 게시판',
 ): string {
-  const sorted = [...entries].sort(
-    (a, b) => instant(b.publishedAt) - instant(a.publishedAt) || a.title.localeCompare(b.title, 'ko'),
-  );
+  // Each instant parsed once, not once per comparison.
+  const sorted = entries
+    .map((entry) => ({ entry, at: instant(entry.publishedAt) }))
+    .sort((a, b) => b.at - a.at || koreanOrder.compare(a.entry.title, b.entry.title))
+    .map(({ entry }) => entry);
   const view: BoardIndexView = {
     boardTitle,
     count: sorted.length,

@@ -34,6 +34,21 @@ const RAW_CHECKS: readonly (readonly [RegExp, string])[] = [
   [/\son[a-z]+\s*=/i, 'an event handler attribute (on…=)'],
 ];
 
+// The check is a pure function of the string, and one post's HTML is checked three times on its
+// way out (renderer, board adapter, page renderer): parsing it with parse5 each time was the
+// publish stage's largest CPU cost. Only safe results are remembered, keyed by the whole string
+// (a Set compares strings by value), and only the last few, so the cache stays small.
+const KNOWN_SAFE_MAX = 32;
+const KNOWN_SAFE = new Set<string>();
+
+function rememberSafe(html: string): void {
+  KNOWN_SAFE.add(html);
+  if (KNOWN_SAFE.size > KNOWN_SAFE_MAX) {
+    const oldest = KNOWN_SAFE.values().next();
+    if (oldest.done !== true) KNOWN_SAFE.delete(oldest.value);
+  }
+}
+
 /**
  * Every reason `html` must not be published, empty when it is safe: markup outside the allowed
  * tags and attributes, a script, an event handler, a `javascript:` (or any non-http) URL, a class,
@@ -41,6 +56,7 @@ const RAW_CHECKS: readonly (readonly [RegExp, string])[] = [
  * in the markup or in the text a reader sees.
  */
 export function findUnsafeContent(html: string): string[] {
+  if (KNOWN_SAFE.has(html)) return [];
   const problems = new Set<string>();
   for (const [pattern, what] of RAW_CHECKS) if (pattern.test(html)) problems.add(what);
   if (TRACKING_TEXT.test(html)) problems.add('a Constant Contact tracking host');
@@ -72,6 +88,7 @@ export function findUnsafeContent(html: string): string[] {
     }
   };
   for (const node of $.root().toArray()) visit(node);
+  if (problems.size === 0) rememberSafe(html);
   return [...problems];
 }
 

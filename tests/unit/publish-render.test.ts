@@ -11,9 +11,11 @@ import {
   dateAsWritten,
   defaultTemplatesDir,
   findUnsafeContent,
+  formatKst,
   loadPostTemplates,
   POST_HEADINGS,
   PublishError,
+  renderBoardIndex,
   renderBoardPage,
   renderPost,
   type Post,
@@ -430,6 +432,44 @@ describe('dateAsWritten', () => {
         publishedAtSource: 'header',
       }),
     ).toBe('May 2, 2025');
+  });
+});
+
+describe('board index', () => {
+  const entry = (title: string, publishedAt: string) => ({
+    href: `posts/${title}.html`,
+    title,
+    publishedAt,
+    tags: [],
+  });
+  const order = (html: string): string[] =>
+    load(html)('li a')
+      .toArray()
+      .map((a) => load(a).text());
+
+  it('newest first by instant, ties by Korean title order, undated posts last', async () => {
+    const templates = await loadPostTemplates();
+    const entries = [
+      entry('나', '2025-03-02T10:00:00Z'),
+      entry('undated', 'not a date'),
+      entry('가', '2025-03-02T19:00:00+09:00'), // the same instant as 나
+      entry('newest', '2025-03-03T00:00:00Z'),
+      entry('also undated', ''),
+    ];
+    // Twice: the second rendering reuses the formatted dates of the first.
+    for (let i = 0; i < 2; i += 1) {
+      const html = renderBoardIndex(entries, templates);
+      expect(order(html)).toEqual(['newest', '가', '나', 'also undated', 'undated']);
+      expect(html).toContain('2025년 3월 3일 09:00 KST');
+      expect(html).toContain('not a date');
+    }
+  });
+
+  it('formatKst gives the same text for a date seen before', () => {
+    expect(formatKst('2025-03-02T23:45:00-05:00')).toBe('2025년 3월 3일 13:45 KST');
+    expect(formatKst('2025-03-02T23:45:00-05:00')).toBe('2025년 3월 3일 13:45 KST');
+    expect(formatKst('2025-03-02')).toBe('2025년 3월 2일 09:00 KST');
+    expect(formatKst('soon')).toBe('soon');
   });
 });
 

@@ -103,6 +103,41 @@ describe('assertSafePostHtml', () => {
   });
 });
 
+describe('findUnsafeContent, checking the same HTML again', () => {
+  // One post's HTML is checked by the renderer, the board and the page renderer; safe verdicts are
+  // remembered, so these pin that a repeat gives the same answer and that nothing else is let through.
+  const safe = '<h2>[요약]</h2>\n<p>반복 검사 <a href="https://understandingwar.org/">원문</a></p>\n';
+
+  it('a safe post stays safe, and an unsafe one is refused every time', () => {
+    const unsafe = `${safe}<script>alert(1)</script>`;
+    for (let i = 0; i < 3; i += 1) {
+      expect(findUnsafeContent(safe)).toEqual([]);
+      expect(findUnsafeContent(unsafe)).toEqual(['a <script> element']);
+    }
+  });
+
+  it('a post that differs from a remembered safe one by one character is checked in full', () => {
+    expect(findUnsafeContent(safe)).toEqual([]);
+    expect(findUnsafeContent(safe.replace('https:', 'javascript:'))).toEqual(['a javascript: URL']);
+    expect(findUnsafeContent(safe.replace('반복', 'isw-inbox@example.com'))).toEqual(['an email address']);
+  });
+
+  it('a remembered verdict is not shared by a caller that changed the returned list', () => {
+    const first = findUnsafeContent(safe);
+    first.push('changed by the caller');
+    expect(findUnsafeContent(safe)).toEqual([]);
+  });
+
+  it('many different posts in a row each get their own verdict', () => {
+    for (let i = 0; i < 100; i += 1) {
+      const html = `<p>글 ${i}</p>`;
+      expect(findUnsafeContent(html)).toEqual([]);
+      expect(findUnsafeContent(`${html}<p>editor-${i}@example.com</p>`)).toEqual(['an email address']);
+    }
+    expect(findUnsafeContent(safe)).toEqual([]);
+  });
+});
+
 describe('scrubText', () => {
   it('replaces addresses and tracking URLs, keeps everything else', () => {
     expect(scrubText('Sent to isw-inbox@example.com by editor-x@shared1.ccsend.com today')).toBe(
@@ -113,6 +148,12 @@ describe('scrubText', () => {
     );
     expect(scrubText('Constant Contact and https://understandingwar.org/ stay')).toBe(
       'Constant Contact and https://understandingwar.org/ stay',
+    );
+  });
+
+  it('text without an "@" keeps its words and still loses tracking links', () => {
+    expect(scrubText('isw-inbox&#64;example.com at r20.rs6.net/tn.jsp')).toBe(
+      'isw-inbox&#64;example.com at [link removed]',
     );
   });
 });
