@@ -240,6 +240,12 @@ export function nestList(items: readonly { text: string; level: number }[], orde
   return root;
 }
 
+const utcLongDate = new Intl.DateTimeFormat('en-US', {
+  timeZone: 'UTC',
+  year: 'numeric',
+  month: 'long',
+  day: 'numeric',
+});
 const easternTime = new Intl.DateTimeFormat('en-US', {
   timeZone: ISW_TIME_ZONE,
   hour: 'numeric',
@@ -268,7 +274,7 @@ export function dateAsWritten(report: Pick<Report, 'source' | 'publishedAt' | 'p
   const m = /^(\d{4})-(\d{2})-(\d{2})/.exec(report.publishedAt);
   if (m === null) return report.publishedAt;
   const utcNoon = Date.UTC(Number(m[1]), Number(m[2]) - 1, Number(m[3]), 12);
-  return new Intl.DateTimeFormat('en-US', { timeZone: 'UTC', year: 'numeric', month: 'long', day: 'numeric' })
+  return utcLongDate
     .formatToParts(utcNoon)
     .map((p) => p.value)
     .join('');

@@ -46,7 +46,7 @@ export async function processIngest(job: Job<JobDataMap['ingest']>, deps: Ingest
   const ownId = reportIdOf(report);
   const reportId = await deps.store.claimFingerprint(report.fingerprint, ownId);
   const duplicateOf = reportId === ownId ? null : reportId;
-  if ((await deps.store.getReport(reportId)) === null) {
+  if (!(await deps.store.hasReport(reportId))) {
     await deps.store.putReport(reportId, emailId, report);
   }
   await deps.store.setStage(reportId, 'ingest', {

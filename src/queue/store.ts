@@ -96,6 +96,11 @@ export class Store {
       .exec();
   }
 
+  /** Whether a report is stored (without reading it back). */
+  async hasReport(reportId: string): Promise<boolean> {
+    return (await this.redis.exists(`${this.p}:report:${reportId}`)) === 1;
+  }
+
   async getReport(reportId: string): Promise<{ emailId: string; report: Report } | null> {
     return this.getJson(`${this.p}:report:${reportId}`);
   }
