@@ -7,7 +7,20 @@ import { availableParallelism } from 'node:os';
 import path from 'node:path';
 import { createInterface } from 'node:readline';
 import { Queue, QueueEvents, Worker } from 'bullmq';
+import { parseOptionsFrom } from '../src/cli/context.js';
 import { parseEmail } from '../src/parse/index.js';
+import { FileBoard, LinkResolver, loadPostTemplates } from '../src/publish/index.js';
+import { BoardTarget, shortNamesFrom } from '../src/queue/board-target.js';
+import { reportIdOf } from '../src/queue/names.js';
+import { DEFAULT_PROMPTS_DIR, DEFAULT_TEMPLATES_DIR } from '../src/shared/paths.js';
+import { createLogger } from '../src/shared/logger.js';
+import {
+  createLlmClient,
+  InMemoryTokenLedger,
+  loadPrompts,
+  resolveLlmSettings,
+  Summarizer,
+} from '../src/summarize/index.js';
 import { createRedis, redisOptions } from '../src/queue/connection.js';
 import { fixtureNames, readFixture } from '../tests/support/fixtures.js';
 import { startHarness, waitFor } from '../tests/support/pipeline.js';
@@ -204,6 +217,15 @@ export async function runPipelineBench(): Promise<BenchSectionResult> {
       llm: ((await llm.cpuMs()) - cpuBefore.llm) / emails.length,
     };
 
+    // The same stage work called directly, without queues or the Redis store: parse, the same
+    // summarizer (openai SDK → the same test LLM child), the same board target (render, safety
+    // check, file board in a directory of its own), 4 reports in flight like the summarize
+    // workers. What the pipeline costs beyond this is what its queues and storage cost.
+    const warm = Array.from({ length: 20 }, (_, i) =>
+      variant(sources[i % sources.length] ?? Buffer.alloc(0), 30_000 + i),
+    );
+    const direct = await directStages(h.env, h.dir, warm, emails);
+
     // Latency: one email at a time dropped into the inbox folder the way the README asks (saved
     // aside, then moved in), until its post record exists. The clock starts at the move.
     const staging = path.join(h.dir, 'staging');
@@ -228,6 +250,7 @@ export async function runPipelineBench(): Promise<BenchSectionResult> {
     latencies.sort((a, b) => a - b);
 
     const ratio = pipelinePerSec / parsePerSec;
+    const queueShare = 1 - pipelinePerSec / direct.perSec;
     const cpuRatio = parseCpuPerEmail / cpuPerReport.bot;
     const median = percentile(latencies, 50);
     const pass = ratio >= 0.75 && median <= 100;
@@ -245,6 +268,17 @@ export async function runPipelineBench(): Promise<BenchSectionResult> {
           '',
         ],
         ['pipeline / parse-only', `${formatNumber(ratio, 2)}×`, `≥ 0.75× ${ratio >= 0.75 ? 'PASS' : 'FAIL'}`],
+        [
+          'same stages called directly (no queues, no Redis store), reports/s',
+          formatNumber(direct.perSec, 1),
+          'info',
+        ],
+        ['CPU: stages called directly, ms per report', `${formatNumber(direct.cpuMs, 2)} ms`, 'info'],
+        [
+          'throughput lost to queues and storage (1 − pipeline / direct)',
+          `${formatNumber(queueShare * 100, 0)} %`,
+          'info (issue: "no more than a quarter")',
+        ],
         ['CPU: parse only, ms per email', `${formatNumber(parseCpuPerEmail, 2)} ms`, 'reference'],
         ['CPU: bot process, ms per report', `${formatNumber(cpuPerReport.bot, 2)} ms`, ''],
         ['CPU: parse only / bot process', `${formatNumber(cpuRatio, 2)}×`, 'info (goal is wall clock)'],
@@ -285,12 +319,64 @@ export async function runPipelineBench(): Promise<BenchSectionResult> {
         `(tests/support/llm-server.ts, answering at once; the harness's in-process copy is started but ` +
         `never called) each in a process of their own, all on one ` +
         `machine with ${availableParallelism()} CPUs. The file board rebuilds index.html in batches. ` +
-        `A report is three jobs (ingest, summarize, publish), so its floor is about 3× the bare round trip.`,
+        `A report is three jobs (ingest, summarize, publish), so its floor is about 3× the bare round trip. ` +
+        `"Same stages called directly" runs the identical parse, summarizer and board target without ` +
+        `BullMQ or the Redis store: the gap between it and the pipeline is what queues and storage cost; ` +
+        `the gap between it and parse only is the summarize and publish work itself.`,
     };
   } finally {
     await h.close();
     await llm.close();
   }
+}
+
+/** Parse → summarize → publish for every email by direct calls, `inFlight` at a time. */
+async function directStages(
+  env: Awaited<ReturnType<typeof startHarness>>['env'],
+  dir: string,
+  warm: readonly Buffer[],
+  emails: readonly Buffer[],
+  inFlight = 4,
+): Promise<{ perSec: number; cpuMs: number }> {
+  const logger = createLogger({ level: 'warn', format: 'json' });
+  const llm = resolveLlmSettings(env);
+  const summarizer = new Summarizer({
+    client: createLlmClient(llm),
+    settings: llm,
+    prompts: await loadPrompts(env.PROMPTS_DIR ?? DEFAULT_PROMPTS_DIR),
+    ledger: new InMemoryTokenLedger(),
+    logger,
+  });
+  const templates = await loadPostTemplates(env.TEMPLATES_DIR ?? DEFAULT_TEMPLATES_DIR);
+  const target = new BoardTarget({
+    adapter: new FileBoard(path.join(dir, 'direct-board'), { templates, logger }),
+    templates,
+    resolver: new LinkResolver({ timeoutMs: 10_000, followRedirects: env.BOARD_RESOLVE_LINKS, logger }),
+    shortNameFor: shortNamesFrom(env.GENERIC_SOURCE_NAMES),
+  });
+  const parseOptions = parseOptionsFrom(env);
+  const one = async (raw: Buffer): Promise<void> => {
+    const report = await parseEmail(raw, parseOptions);
+    const reportId = reportIdOf(report);
+    const summary = await summarizer.summarize(reportId, report);
+    await target.publish({ reportId, report, summary, existing: null });
+  };
+  const run = async (batch: readonly Buffer[]): Promise<void> => {
+    let next = 0;
+    await Promise.all(
+      Array.from({ length: inFlight }, async () => {
+        for (let i = next++; i < batch.length; i = next++) await one(batch[i] ?? Buffer.alloc(0));
+      }),
+    );
+  };
+  await run(warm);
+  const t0 = performance.now();
+  const cpu0 = ownCpuMs();
+  await run(emails);
+  return {
+    perSec: emails.length / ((performance.now() - t0) / 1000),
+    cpuMs: (ownCpuMs() - cpu0) / emails.length,
+  };
 }
 
 async function bullmqRoundTrip(
