@@ -42,6 +42,8 @@ export interface ReportDetail {
     readonly origin: string;
     /** The full report on ISW's site, as the post links it (never a tracking link). */
     readonly sourceUrl: LinkView;
+    /** What the parser found odd (no Key Takeaways, no date line…): worth a look before it is posted. */
+    readonly warnings: readonly string[];
   };
   readonly stages: readonly StageView[];
   /** The admin's hold on the report (see `Holds`), or null. */
@@ -144,6 +146,7 @@ export class ReportData {
         origin: email === null ? '—' : `${email.origin.kind}: ${email.origin.ref}`,
         sourceUrl:
           post === null || post.sourceUrl === null ? { text: '', href: null } : linkTo(post.sourceUrl),
+        warnings: report.warnings,
       },
       stages: stageViews(stages, mail),
       hold: hold === null ? null : { by: hold.by, reason: hold.reason, heldKst: formatKst(hold.at) },

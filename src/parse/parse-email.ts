@@ -5,7 +5,7 @@ import { cleanSubject, findInlineForward } from './forward.js';
 import { readLayout, type BodyContent } from './layout.js';
 import { ParseError } from './parse-error.js';
 import { firstAddress, readMime, type MimeContent } from './read-mime.js';
-import type { Mailbox, Paragraph, Report } from './report.js';
+import type { DateSource, Mailbox, Paragraph, Report } from './report.js';
 
 export interface ParseOptions {
   /** Sender domains (and their subdomains) whose mail is an ISW report. */
@@ -137,9 +137,30 @@ async function parseAt(bytes: Buffer, options: ParseOptions, depth: number): Pro
     subject: title,
     receivedAt: outer.receivedAt,
     forwardedBy,
-    warnings: mime.warnings,
+    warnings: [...mime.warnings, ...layoutWarnings(source, body, published.source)],
   };
   return { ...report, fingerprint: fingerprint(report) };
+}
+
+/**
+ * What an ISW report usually has and this one lacks: not fatal (the report is still summarised and
+ * posted), but an admin should look — Constant Contact may have changed the layout.
+ */
+function layoutWarnings(
+  source: Report['source'],
+  body: Pick<Report, 'keyTakeaways' | 'authors' | 'links'>,
+  dateSource: DateSource,
+): string[] {
+  if (source !== 'isw') return [];
+  const out: string[] = [];
+  if (body.keyTakeaways.length === 0)
+    out.push('no "Key Takeaways" list was found: the summary has no takeaways to translate');
+  if (!body.links.some((l) => l.kind === 'full-report'))
+    out.push("no link to the full report was found: the post links ISW's page for the product and date");
+  if (body.authors.length === 0) out.push('no byline was found: the post names no authors');
+  if (dateSource === 'header')
+    out.push("no date line was found in the body: the report's date is the email's Date header");
+  return out;
 }
 
 async function tryParse(bytes: Buffer, options: ParseOptions, depth: number): Promise<Report | null> {

@@ -278,6 +278,13 @@ describe('pages and buttons', () => {
     expect(html).toContain('href="https://understandingwar.org/research/');
     expect(html).toContain('요약 다시 실행');
     expect(html).toContain('다시 게시');
+    expect(html).not.toContain('파서 경고');
+    // ROCA 2024-01-26 has no date line in its body: the parser's warning is on its page.
+    const dated = await (
+      await fetch(`${admin.url}/admin/reports/${failedReportId}`, { headers: { cookie } })
+    ).text();
+    expect(dated).toContain('파서 경고');
+    expect(dated).toContain('no date line was found in the body');
   });
 
   it('re-runs a failed summary from its button; the report is then posted once', async () => {

@@ -184,6 +184,7 @@ describe('admin templates', () => {
         subject: HOSTILE,
         origin: HOSTILE,
         sourceUrl: { text: HOSTILE, href: null },
+        warnings: [HOSTILE],
       },
       stages: [stage],
       hold: { by: HOSTILE, reason: HOSTILE, heldKst: HOSTILE },

@@ -267,6 +267,30 @@ describe('invalid charset → INVALID_CHARSET', () => {
   });
 });
 
+describe('odd but not fatal: warnings', () => {
+  it('an ISW email without Key Takeaways, byline, date line or full-report link parses, with a warning for each', async () => {
+    const raw = message(
+      ['Content-Type: text/plain; charset="utf-8"'],
+      'Russian forces advanced near Toretsk.\r\n\r\nUkrainian forces counterattacked near Pokrovsk.\r\n',
+    );
+    const report = await parseEmail(raw);
+    expect(report.source).toBe('isw');
+    expect(report.warnings).toEqual([
+      'no "Key Takeaways" list was found: the summary has no takeaways to translate',
+      "no link to the full report was found: the post links ISW's page for the product and date",
+      'no byline was found: the post names no authors',
+      "no date line was found in the body: the report's date is the email's Date header",
+    ]);
+  });
+
+  it('a newsletter that is not ISW gets none of them', async () => {
+    const raw = message([], 'Plain text.\r\n')
+      .toString('latin1')
+      .replace('publications@understandingwar.org', 'news@example.org');
+    expect((await parseEmail(raw)).warnings).toEqual([]);
+  });
+});
+
 describe('never hangs', () => {
   it('a parse that outlasts timeoutMs → PARSE_TIMEOUT', async () => {
     const raw = await withBigAttachment();

@@ -376,7 +376,12 @@ describe.each(Object.entries(EXPECTED))('%s', (name, expected) => {
     expect(r.from).toEqual(expected.from);
     expect(r.receivedAt).toBe(expected.receivedAt);
     expect(r.forwardedBy).toBeNull();
-    expect(r.warnings).toEqual([]);
+    // An ISW report dated by its header says so (a layout change may have hidden the date line).
+    expect(r.warnings).toEqual(
+      expected.source === 'isw' && expected.publishedAtSource === 'header'
+        ? ["no date line was found in the body: the report's date is the email's Date header"]
+        : [],
+    );
     expect(r.fingerprint).toMatch(/^[0-9a-f]{64}$/);
   });
 
