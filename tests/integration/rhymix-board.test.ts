@@ -251,7 +251,8 @@ describe('RhymixBoard: sessions and CSRF', () => {
   });
 
   it('recovers when the session is destroyed between the tag search and the write (stale CSRF token)', async () => {
-    const s = await startServer();
+    // With the admin's token check on, the stale token is what the board refuses.
+    const s = await startServer({ strictCsrfToken: true });
     let armed = false;
     // Destroy every session just before the edit reaches the board, after the search found the post.
     const destroyBeforeWrite: typeof fetch = (input, init) => {
@@ -270,12 +271,36 @@ describe('RhymixBoard: sessions and CSRF', () => {
     expect(s.writeRequests().map((r) => r.errorDetail)).toEqual([null, 'ERR_CSRF_CHECK_FAILED', null]);
   });
 
-  it('follows PHPSESSID rotation on every request without logging in again', async () => {
+  it("recovers the same way with the token check off, where the lost session makes the write a guest's", async () => {
+    const s = await startServer();
+    let armed = false;
+    const destroyBeforeWrite: typeof fetch = (input, init) => {
+      if (armed && typeof init?.body === 'string' && init.body.startsWith('act=procBoardInsertDocument')) {
+        armed = false;
+        s.destroySessions();
+      }
+      return fetch(input, init);
+    };
+    const board = await connect(s, {}, { fetch: destroyBeforeWrite });
+    await board.upsert(makePost(), null);
+    armed = true;
+    expect((await board.upsert(makePost({ html: '<p>셋째 판</p>' }), null)).created).toBe(false);
+    expect(s.documents()).toHaveLength(1);
+    expect(s.documents()[0]?.content).toContain('셋째 판');
+    // The guest's edit of a member's post: "권한이 없습니다." (-2).
+    expect(s.writeRequests().map((r) => r.error)).toEqual([0, -2, 0]);
+  });
+
+  it('follows PHPSESSID rotation on every page load without logging in again', async () => {
+    // Rhymix regenerates the id only on a GET (a POST leaves it to the next page load).
     const s = await startServer({ sessionRotateMs: 0 });
     const board = await connect(s);
-    for (let i = 0; i < 3; i++)
+    for (let i = 0; i < 3; i++) {
+      await board.probeWriteForm();
       await board.upsert(makePost({ key: `isw-ko-m${i}`, reportId: `m${i}` }), null);
+    }
     expect(s.documents()).toHaveLength(3);
+    expect(new Set(s.writeRequests().map((r) => r.sessionId)).size).toBe(3);
     expect(s.requests.filter((r) => r.act === 'procMemberLogin')).toHaveLength(1);
     expect(s.requests.filter((r) => r.method === 'POST' && r.error !== 0)).toHaveLength(0);
   });
@@ -312,16 +337,25 @@ describe('RhymixBoard: refusals', () => {
       board.upsert(makePost({ key: 'isw-ko-other', reportId: 'other' }), null),
       'BOARD_PERMISSION_DENIED',
     );
-    expect(err.details['boardError']).toBe(-2);
+    // "관리자만 사용할 수 있는 기능입니다." (-1): the board's permission check, not the action's.
+    expect(err.details['boardError']).toBe(-1);
     expect(s.writeRequests()).toHaveLength(3);
   });
 
-  it('reports a category removed mid-run as BOARD_CATEGORY_MISSING after the one retry', async () => {
+  // Rhymix never refuses a category_srl it does not have: it files the post under no category
+  // (answer `category_srl: 0`), checked against a real 2.1.35. The job fails so an admin sees it;
+  // the document stands and a retry edits it (found by its tag), never a second one.
+  it('notices a category removed mid-run instead of leaving the post in no category unnoticed', async () => {
     const s = await startServer();
     const board = await connect(s);
     s.removeCategory('우크라이나');
+    const err = await failure(board.upsert(makePost(), null), 'BOARD_CATEGORY_MISSING');
+    expect(err.message).toContain('no longer on the board');
+    expect(s.documents()).toHaveLength(1);
+    expect(s.documents()[0]?.categorySrl).toBe(0);
+    expect(s.writeRequests()).toHaveLength(1);
     await failure(board.upsert(makePost(), null), 'BOARD_CATEGORY_MISSING');
-    expect(s.writeRequests()).toHaveLength(2);
+    expect(s.documents()).toHaveLength(1);
   });
 
   it('reports an unnamed refusal (a size limit it was not told of) as BOARD_REJECTED after two tries', async () => {
@@ -332,7 +366,7 @@ describe('RhymixBoard: refusals', () => {
       board.upsert(makePost({ html: `<p>${'가'.repeat(600)}</p>` }), null),
       'BOARD_REJECTED',
     );
-    expect(err.details['boardMessage']).toContain('1KB');
+    expect(err.details['boardMessage']).toBe('내용이 너무 깁니다.');
     expect(s.writeRequests()).toHaveLength(2);
   });
 

@@ -1,6 +1,6 @@
 // Test support: an in-process Rhymix 2.1 / XE 1.x board speaking the protocol of ../shared/RHYMIX.md
 // on a loopback port, with switches for the board's refusals and its documents open for assertions.
-import { randomBytes } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 
@@ -34,12 +34,31 @@ export interface RhymixServerOptions {
   readonly members?: readonly TestMember[];
   /** Category titles of the board; `[]` for a board without categories. */
   readonly categories?: readonly string[];
-  /** PHPSESSID is regenerated when a session is older than this (Rhymix: 300 s). */
+  /**
+   * The board's extra variables (`extra_vars1`… in this order); only these are stored. Default:
+   * one, "원문" of type `homepage`, like the board we checked against.
+   */
+  readonly extraKeys?: readonly BoardExtraKey[];
+  /**
+   * The admin's "CSRF 토큰 사용" (security.check_csrf_token); off by default, as in Rhymix. See
+   * {@link RhymixTestServer.strictCsrfToken}.
+   */
+  readonly strictCsrfToken?: boolean;
+  /**
+   * PHPSESSID is regenerated on the first GET once a session is older than this (Rhymix's
+   * session.refresh: 300 s); 0 here means on every GET (Rhymix would take 0 as "never").
+   */
   readonly sessionRotateMs?: number;
   /** The spam filter's window (Rhymix: 10 s). */
   readonly spamWindowMs?: number;
   /** The board's clock for the spam filter and session age (tests step it); default `Date.now`. */
   readonly now?: () => number;
+}
+
+/** One of the board's extra variables (an admin defines them per board). */
+export interface BoardExtraKey {
+  readonly name: string;
+  readonly type: string;
 }
 
 /** A document as the board stores it. */
@@ -52,8 +71,10 @@ export interface TestDocument {
   title: string;
   /** After the board's HTML filter. */
   content: string;
+  /** As Rhymix's tag module leaves them; answers give them joined with ", ". */
   tags: string[];
   commentStatus: 'ALLOW' | 'DENY';
+  /** The board's extra variables by index (only those the board defines, only when not empty). */
   extraVars: Record<number, string>;
   /** 1 when created, +1 per edit. */
   revision: number;
@@ -82,7 +103,7 @@ interface Session {
   readonly token: string;
   memberSrl: number | null;
   rotatedAt: number;
-  /** Rhymix regenerates the id on the first GET after login. */
+  /** Rhymix regenerates the id on the first GET after login (its `next_refresh`). */
   rotateOnNextGet: boolean;
 }
 
@@ -91,25 +112,51 @@ type Answer = Record<string, unknown> & { error: number; message: string };
 const OK_MESSAGE = 'success';
 /** Rhymix's msg_alert_registered_denied_ip (ko). */
 const DENIED_IP_MESSAGE = 'IP가 차단되었습니다. 사이트 관리자에게 문의 바랍니다.';
+/** Rhymix's msg_security_violation: CSRF and unsafe request values. */
+const SECURITY_MESSAGE = '보안정책상 허용되지 않습니다.';
+const INVALID_REQUEST = '잘못된 요청입니다.';
+/** Rhymix's msg_not_permitted. */
+const NOT_PERMITTED = '권한이 없습니다.';
+/** Rhymix's msg_not_logged: the permission check's answer to a guest. */
+const NOT_LOGGED = '로그인이 필요합니다.';
+/** Rhymix's msg_administrator_only: the permission check's answer when only managers may write. */
+const ADMIN_ONLY = '관리자만 사용할 수 있는 기능입니다.';
+/** Rhymix's msg_module_is_not_exists (ERR_MODULE_NOT_FOUND): an action on a mid the site has not. */
+const NO_MODULE = '요청한 페이지를 찾을 수 없습니다. 사이트 관리자에게 문의해 주세요.';
+/** `documents.extra_vars` of every board post: the list shows that column as stored. */
+const EMPTY_EXTRA_VARS = 'O:8:"stdClass":0:{}';
 const PAGE_SIZE = 20;
+/** Page links in page_navigation (XE's PageHandler default). */
+const PAGE_LINKS = 10;
 
 /**
- * A faithful stand-in for a Rhymix 2.1 (or XE 1.x) board, from RHYMIX.md:
+ * A faithful stand-in for a Rhymix 2.1 (or XE 1.x) board, from RHYMIX.md and checked against a real
+ * Rhymix 2.1.35 (its answers, codes and messages are the real ones):
  * - RPC `POST /index.php` with `act`; JSON answers only to requests with the JSON hints
  *   (`Content-Type: application/json` with a URL-encoded body, or `Accept: application/json`);
- *   a plain form POST gets a 302 with the message lost, as in Rhymix;
- * - HTTP 200 on every refusal, the reason in `error` (-1/-2) and, for CSRF and unsafe values
- *   only, `errorDetail`; messages are Korean;
- * - CSRF: Rhymix wants `X-CSRF-Token` (the page's meta token, kept in the session, surviving
- *   login and rotation) and an internal Origin or Referer; XE 1.x only a Referer on this host;
- * - PHPSESSID regenerated on the first GET after login and when older than `sessionRotateMs`,
- *   the old id dead at once (a client that ignores Set-Cookie loses its session);
- * - categories required for non-managers; edits replace every field (left out = reset);
- *   `search_option[<target>]=1` needed or the search is silently ignored; titles stored
- *   HTML-escaped; `class`/`on*` removed from a member's HTML; `<?`, `<%`, `<script` refused
- *   with `ERR_UNSAFE_VAR`; an unknown document_srl on insert refused as "권한이 없습니다";
+ *   a plain form POST gets a 302 to the answer's `redirect_url` (the new post, for a write) when it
+ *   succeeds and a 403 HTML message page when it is refused;
+ * - HTTP 200 on every refusal, the reason in `error` (-1/-2) and, for CSRF, unsafe values and
+ *   unknown mids only, `errorDetail`; messages are Korean;
+ * - CSRF: by default Rhymix checks only where a POST comes from (`Sec-Fetch-Site`, else Origin,
+ *   else Referer, which must be this site); with {@link strictCsrfToken} a logged-in member must
+ *   also send `X-CSRF-Token` (the page's meta token, kept in the session, surviving login and
+ *   rotation), and a token sent is checked alone. XE 1.x checks only a Referer on this host;
+ * - PHPSESSID (any session, guest or member) regenerated on the first GET after login and on the
+ *   first GET once older than `sessionRotateMs`, never on a POST; the old id dead at once (a client
+ *   that ignores Set-Cookie loses its session). Cookies `SameSite=Lax`, `rx_login_status` (`none`
+ *   for guests) and `rx_uatype` as Rhymix sends them;
+ * - the write checks in Rhymix's order: permission (guests: "로그인이 필요합니다" unless guests may
+ *   write), captcha, size, a category for non-managers, the author on edits, the edit lock, the spam
+ *   filter, an unknown document_srl; a category the board has not is silently dropped (category 0);
+ *   edits replace every field (left out = reset); `search_option[<target>]=1` needed or the search
+ *   is silently ignored; titles stored HTML-escaped (existing entities kept); `class`/`on*` removed
+ *   from a member's HTML; `<?`, `<%`, `<script` refused with `ERR_UNSAFE_VAR`;
+ * - answers shaped like Rhymix's: categories a JSON array (srls as strings, `null` for none), tags a
+ *   ", "-joined string, extra_vars the stored column in lists and the board's variables in a view;
  * - switches: spam filter (one new post per window per IP, IP banned on the try after 3 logged
- *   in the window), captcha, write permission, size limit, edit lock, session loss, 503s.
+ *   in the window), captcha, write permission, guest writing, size limit, edit lock, session loss,
+ *   strict CSRF tokens, 503s.
  */
 export class RhymixTestServer {
   readonly flavor: 'rhymix' | 'xe';
@@ -117,6 +164,10 @@ export class RhymixTestServer {
   readonly members: readonly TestMember[];
   readonly sessionRotateMs: number;
   readonly spamWindowMs: number;
+  /** The board's extra variables, `extra_vars1` first. */
+  readonly extraKeys: readonly BoardExtraKey[];
+  /** The board's own module_srl (Rhymix numbers modules, categories and documents from one sequence). */
+  readonly moduleSrl: number;
   /** Every request, oldest first. */
   readonly requests: RecordedRequest[] = [];
   /** IPs the spam filter banned. */
@@ -127,8 +178,20 @@ export class RhymixTestServer {
   spamFilter = false;
   /** New documents and edits need a captcha (which a bot never has). */
   captcha = false;
-  /** Members may write on the board. */
+  /** Members may write on the board; false: only managers may ("관리자만 사용할 수 있는 기능입니다"). */
   writePermission = true;
+  /**
+   * Guests may write (a new board's default in Rhymix). A guest's write then passes the permission
+   * check and is refused late, for want of a name, as "잘못된 요청입니다"; with false the permission
+   * check refuses it as "로그인이 필요합니다".
+   */
+  guestsMayWrite = true;
+  /**
+   * The admin turned on "CSRF 토큰 사용": a logged-in member's POST without `X-CSRF-Token` fails,
+   * and a token sent must be the session's (Origin is then not looked at). Off: only where the POST
+   * comes from is checked, the token ignored.
+   */
+  strictCsrfToken: boolean;
   /** The board's `document_length_limit`, KB; null for none. */
   documentLengthLimitKb: number | null = null;
   /** Every CSRF check fails (a site whose default URL does not match how we reach it). */
@@ -146,6 +209,8 @@ export class RhymixTestServer {
   private readonly docs = new Map<number, TestDocument>();
   private readonly categories = new Map<number, string>();
   private readonly spamLog = new Map<string, number[]>();
+  /** Seeds the per-member rx_login_status values. */
+  private readonly loginSecret = randomBytes(8).toString('hex');
 
   private constructor(options: RhymixServerOptions) {
     this.flavor = options.flavor ?? 'rhymix';
@@ -154,6 +219,9 @@ export class RhymixTestServer {
     this.sessionRotateMs = options.sessionRotateMs ?? 300_000;
     this.spamWindowMs = options.spamWindowMs ?? 10_000;
     this.now = options.now ?? Date.now;
+    this.strictCsrfToken = options.strictCsrfToken ?? false;
+    this.extraKeys = options.extraKeys ?? [{ name: '원문', type: 'homepage' }];
+    this.moduleSrl = this.nextSrl();
     for (const title of options.categories ?? ['우크라이나', '중동', '동아시아']) {
       this.categories.set(this.nextSrl(), title);
     }
@@ -294,7 +362,8 @@ export class RhymixTestServer {
     const session = this.sessionOf(req, cookies);
     const ip = req.socket.remoteAddress ?? '';
     if (req.method === 'GET') {
-      this.rotate(session, cookies, true);
+      this.rotate(session, cookies);
+      this.statusCookies(req, session, cookies);
       this.page(url, req, res, session, cookies, ip);
       return;
     }
@@ -303,7 +372,6 @@ export class RhymixTestServer {
       res.end();
       return;
     }
-    this.rotate(session, cookies, false);
     const contentType = req.headers['content-type'] ?? '';
     const accept = req.headers.accept ?? '';
     const fields = parseFields(body, contentType);
@@ -316,6 +384,7 @@ export class RhymixTestServer {
         origin: req.headers.origin,
         referer: req.headers.referer,
         'x-csrf-token': header(req, 'x-csrf-token'),
+        'sec-fetch-site': header(req, 'sec-fetch-site'),
         'content-type': contentType,
         accept,
         cookie: req.headers.cookie,
@@ -330,16 +399,31 @@ export class RhymixTestServer {
     const answer = this.dispatch(act, fields, req, session, cookies, ip);
     record.error = answer.error;
     record.errorDetail = typeof answer['errorDetail'] === 'string' ? answer['errorDetail'] : null;
+    this.statusCookies(req, session, cookies);
     const json = contentType.includes('application/json') || accept.includes('application/json');
     if (!json) {
-      // Rhymix's plain-form mode: the message goes into the session and the browser is redirected.
-      res.writeHead(302, { Location: req.headers.referer ?? '/', 'Set-Cookie': cookies });
-      res.end();
+      // Rhymix's plain-form mode: a success goes to the answer's redirect_url (a new post: the
+      // post), a refusal is shown as a message page.
+      const redirect = answer['redirect_url'];
+      if (answer.error === 0 && typeof redirect === 'string') {
+        res.writeHead(302, { Location: redirect, 'Set-Cookie': cookies });
+        res.end();
+        return;
+      }
+      const status = answer.error === 0 ? 200 : 403;
+      res.writeHead(status, { 'Content-Type': 'text/html; charset=UTF-8', 'Set-Cookie': cookies });
+      res.end(this.html(session, `<p class="message">${escapeTitle(answer.message)}</p>`));
       return;
     }
     // HTTP 200 whatever the outcome: the answer's `error` says how it went (RHYMIX.md).
     res.writeHead(200, { 'Content-Type': 'application/json; charset=UTF-8', 'Set-Cookie': cookies });
     res.end(JSON.stringify(answer));
+  }
+
+  /** Attributes of Rhymix's cookies (session.samesite / cookie.samesite: Lax); XE sends none. */
+  private cookie(nameValue: string, httpOnly: boolean): string {
+    const attrs = this.flavor === 'rhymix' ? '; SameSite=Lax' : '';
+    return `${nameValue}; path=/${httpOnly ? '; HttpOnly' : ''}${attrs}`;
   }
 
   private sessionOf(req: IncomingMessage, cookies: string[]): Session {
@@ -355,21 +439,49 @@ export class RhymixTestServer {
       rotateOnNextGet: false,
     };
     this.sessions.set(session.id, session);
-    cookies.push(`PHPSESSID=${session.id}; path=/; HttpOnly`);
+    cookies.push(this.cookie(`PHPSESSID=${session.id}`, true));
     return session;
   }
 
-  /** session_regenerate_id(true): same data, new id, old id dead. */
-  private rotate(session: Session, cookies: string[], isGet: boolean): void {
-    if (this.flavor !== 'rhymix') return;
-    const due = session.memberSrl !== null && this.now() - session.rotatedAt >= this.sessionRotateMs;
-    if (!due && !(isGet && session.rotateOnNextGet)) return;
+  /**
+   * session_regenerate_id(true): same data, new id, old id dead. Rhymix (Session::start) does it
+   * only on a GET: a POST that finds the session due leaves it to the next GET (`next_refresh`).
+   * A session made by this very request is not due.
+   */
+  private rotate(session: Session, cookies: string[]): void {
+    if (this.flavor !== 'rhymix' || cookies.length > 0) return;
+    const due = this.now() - session.rotatedAt >= this.sessionRotateMs;
+    if (!due && !session.rotateOnNextGet) return;
     this.sessions.delete(session.id);
     session.id = randomBytes(13).toString('hex');
     session.rotatedAt = this.now();
     session.rotateOnNextGet = false;
     this.sessions.set(session.id, session);
-    cookies.push(`PHPSESSID=${session.id}; path=/; HttpOnly`);
+    cookies.push(this.cookie(`PHPSESSID=${session.id}`, true));
+  }
+
+  /**
+   * Rhymix sends `rx_login_status` whenever the browser's differs from the session's (`none` for a
+   * guest, a per-member value once logged in) and `rx_uatype` (its PC/mobile guess) when missing.
+   */
+  private statusCookies(req: IncomingMessage, session: Session, cookies: string[]): void {
+    if (this.flavor !== 'rhymix') return;
+    const sent = parseCookies(req.headers.cookie ?? '');
+    const status = session.memberSrl === null ? 'none' : this.loginStatus(session.memberSrl);
+    if (sent['rx_login_status'] !== status) cookies.push(this.cookie(`rx_login_status=${status}`, true));
+    if (sent['rx_uatype'] === undefined) {
+      cookies.push(this.cookie(`rx_uatype=${randomBytes(16).toString('base64url')}%3A0`, false));
+    }
+  }
+
+  /** A member's rx_login_status: the same in every session of that member. */
+  private loginStatus(memberSrl: number): string {
+    return createHash('sha256').update(`${this.loginSecret}:${memberSrl}`).digest('base64url').slice(0, 24);
+  }
+
+  private html(session: Session, inner: string): string {
+    const meta = this.flavor === 'rhymix' ? `<meta name="csrf-token" content="${session.token}" />` : '';
+    return `<!DOCTYPE html><html lang="ko"><head><meta charset="UTF-8" />${meta}<title>테스트 게시판</title></head><body>${inner}</body></html>`;
   }
 
   private page(
@@ -394,11 +506,8 @@ export class RhymixTestServer {
       at: Date.now(),
     });
     const send = (status: number, inner: string): void => {
-      const meta = this.flavor === 'rhymix' ? `<meta name="csrf-token" content="${session.token}" />` : '';
       res.writeHead(status, { 'Content-Type': 'text/html; charset=UTF-8', 'Set-Cookie': cookies });
-      res.end(
-        `<!DOCTYPE html><html lang="ko"><head><meta charset="UTF-8" />${meta}<title>테스트 게시판</title></head><body>${inner}</body></html>`,
-      );
+      res.end(this.html(session, inner));
     };
     if (mid !== this.mid) {
       send(404, '<p class="message">요청하신 페이지를 찾을 수 없습니다.</p>');
@@ -408,16 +517,16 @@ export class RhymixTestServer {
       const member = this.memberOf(session);
       const srlParam = url.searchParams.get('document_srl');
       const doc = srlParam === null ? undefined : this.docs.get(Number(srlParam));
-      if (member === null) {
-        send(403, '<p class="message">로그인이 필요합니다.</p>');
+      const denied = this.permissionDenied(member);
+      if (denied !== null) {
+        send(403, `<p class="message">${denied.message}</p>`);
         return;
       }
-      if (!this.writePermission) {
-        send(403, '<p class="message">권한이 없습니다.</p>');
-        return;
-      }
-      if (doc !== undefined && (doc.memberSrl !== member.memberSrl || this.editLocked.has(doc.documentSrl))) {
-        send(403, '<p class="message">권한이 없습니다.</p>');
+      if (
+        doc !== undefined &&
+        (member === null || doc.memberSrl !== member.memberSrl || this.editLocked.has(doc.documentSrl))
+      ) {
+        send(403, `<p class="message">${NOT_PERMITTED}</p>`);
         return;
       }
       const actInput =
@@ -458,22 +567,31 @@ export class RhymixTestServer {
     if (this.flavor === 'rhymix') {
       for (const value of Object.values(fields)) {
         if (/<\?|<%|<\s*script/i.test(value)) {
-          return {
-            error: -1,
-            message: '허용되지 않는 값이 포함되어 있습니다.',
-            errorDetail: 'ERR_UNSAFE_VAR',
-          };
+          return { errorDetail: 'ERR_UNSAFE_VAR', error: -1, message: SECURITY_MESSAGE };
         }
       }
     }
     if (!this.csrfOk(req, session, fields)) {
       return this.flavor === 'rhymix'
-        ? { error: -1, message: '잘못된 요청입니다.', errorDetail: 'ERR_CSRF_CHECK_FAILED' }
-        : { error: -1, message: '잘못된 요청입니다.' };
+        ? { errorDetail: 'ERR_CSRF_CHECK_FAILED', error: -1, message: SECURITY_MESSAGE }
+        : { error: -1, message: INVALID_REQUEST };
+    }
+    if (act === 'procMemberLogin') return this.login(fields, session, cookies);
+    const boardAct = [
+      'procBoardInsertDocument',
+      'procBoardDeleteDocument',
+      'dispBoardContentList',
+      'dispBoardContentView',
+      'dispBoardCategoryList',
+    ].includes(act);
+    if (!boardAct) return { error: -1, message: INVALID_REQUEST };
+    // The module is looked up by mid before the action runs (the view alone is lenient: see view()).
+    if (act !== 'dispBoardContentView' && fields['mid'] !== this.mid) {
+      return this.flavor === 'rhymix'
+        ? { errorDetail: 'ERR_MODULE_NOT_FOUND', error: -1, message: NO_MODULE }
+        : { error: -1, message: INVALID_REQUEST };
     }
     switch (act) {
-      case 'procMemberLogin':
-        return this.login(fields, session, cookies);
       case 'procBoardInsertDocument':
         return this.insert(fields, session, ip);
       case 'procBoardDeleteDocument':
@@ -482,22 +600,36 @@ export class RhymixTestServer {
         return this.list(fields);
       case 'dispBoardContentView':
         return this.view(fields);
-      case 'dispBoardCategoryList':
-        return this.categoryAnswer(fields);
       default:
-        return { error: -1, message: '잘못된 요청입니다.' };
+        return this.categoryAnswer();
     }
   }
 
+  /**
+   * Security::checkCSRF of Rhymix 2.1 (checked against a real 2.1.35 in both modes); XE 1.x checks
+   * only that the Referer is on this host.
+   */
   private csrfOk(req: IncomingMessage, session: Session, fields: Record<string, string>): boolean {
     if (this.failCsrf) return false;
     const host = new URL(this.baseUrl).host;
-    const sameHost = (value: string | undefined): boolean =>
-      value !== undefined && URL.canParse(value) && new URL(value).host === host;
-    if (this.flavor === 'xe') return sameHost(req.headers.referer);
-    const token = header(req, 'x-csrf-token') ?? fields['_rx_csrf_token'];
-    if (token !== session.token) return false;
-    return sameHost(req.headers.origin) || sameHost(req.headers.referer);
+    const internal = (value: string): boolean => URL.canParse(value) && new URL(value).host === host;
+    const present = (value: string | undefined): value is string =>
+      value !== undefined && value !== '' && value !== 'null';
+    const referer = header(req, 'referer');
+    if (this.flavor === 'xe') return present(referer) && internal(referer);
+    if (this.strictCsrfToken) {
+      // A token sent decides alone; a member without one is refused; a guest without one falls
+      // through to the origin checks.
+      const token = header(req, 'x-csrf-token') ?? fields['_rx_csrf_token'];
+      if (token !== undefined && token !== '') return token === session.token;
+      if (session.memberSrl !== null) return false;
+    }
+    const fetchSite = header(req, 'sec-fetch-site');
+    if (fetchSite === 'same-origin' || fetchSite === 'none') return true;
+    if (fetchSite === 'cross-site') return false;
+    const origin = header(req, 'origin');
+    if (present(origin)) return internal(origin);
+    return present(referer) && internal(referer);
   }
 
   private login(fields: Record<string, string>, session: Session, cookies: string[]): Answer {
@@ -508,60 +640,79 @@ export class RhymixTestServer {
       return { error: -1, message: '아이디 또는 비밀번호가 일치하지 않습니다.' };
     }
     session.memberSrl = member.memberSrl;
-    if (this.flavor === 'rhymix') {
-      session.rotateOnNextGet = true;
-      cookies.push(`rx_login_status=${randomBytes(8).toString('hex')}; path=/`);
-    } else {
-      cookies.push('xe_logged=true; path=/');
-    }
+    if (this.flavor === 'rhymix') session.rotateOnNextGet = true;
+    else cookies.push('xe_logged=true; path=/');
     return { redirect_url: '/index', error: 0, message: OK_MESSAGE };
   }
 
+  /**
+   * The board module's permission check (ModuleObject::_generatePermissionError): a guest is told
+   * to log in unless guests may write; a member where only managers may write, that it is for
+   * administrators. Null when the write may go on.
+   */
+  private permissionDenied(member: TestMember | null): Answer | null {
+    if (member === null && !this.guestsMayWrite) return { error: -1, message: NOT_LOGGED };
+    if (!this.writePermission) {
+      return { error: -1, message: member === null ? NOT_LOGGED : ADMIN_ONLY };
+    }
+    return null;
+  }
+
+  /**
+   * procBoardInsertDocument, its checks in Rhymix 2.1's order (board.controller.php, then
+   * document.controller.php insertDocument/updateDocument with the spam filter's trigger).
+   * Exceptions thrown by the board answer -2, returned errors -1, as in Rhymix.
+   */
   private insert(fields: Record<string, string>, session: Session, ip: string): Answer {
-    if (fields['mid'] !== this.mid) return { error: -1, message: '잘못된 요청입니다.' };
     const member = this.memberOf(session);
-    if (member === null) return { error: -1, message: '로그인이 필요합니다.' };
-    if (this.bannedIps.has(ip)) return { error: -1, message: DENIED_IP_MESSAGE };
-    if (!this.writePermission) return { error: -2, message: '권한이 없습니다.' };
-    const srlField = fields['document_srl'];
-    const editing = srlField !== undefined && srlField !== '' && srlField !== '0';
-    const existing = editing ? this.docs.get(Number(srlField)) : undefined;
-    if (editing) {
-      // You cannot choose a new document's number: an unknown document_srl is refused.
-      if (existing === undefined || existing.memberSrl !== member.memberSrl) {
-        return { error: -2, message: '권한이 없습니다.' };
-      }
-      if (this.editLocked.has(existing.documentSrl)) {
-        return { error: -1, message: '댓글이 달린 글은 수정할 수 없습니다.' };
-      }
-    }
+    const denied = this.permissionDenied(member);
+    if (denied !== null) return denied;
     if (this.captcha) return { error: -1, message: '자동 입력 방지 확인이 필요합니다.' };
-    const categorySrl = Number(fields['category_srl'] ?? '0');
-    if (this.categories.size > 0 && !this.categories.has(categorySrl)) {
-      return { error: -1, message: '분류 값은 필수입니다.' };
-    }
-    if (this.spamFilter) {
-      const refusal = this.spamCheck(ip, !editing);
-      if (refusal !== null) return refusal;
-    }
-    const title = (fields['title'] ?? '').trim();
-    if (title === '') return { error: -1, message: '제목을 입력해 주세요.' };
     const content = fields['content'] ?? '';
+    if (isEmptyHtml(content)) return { error: -2, message: '내용이 없습니다.' };
     if (
       this.documentLengthLimitKb !== null &&
       Buffer.byteLength(content) > this.documentLengthLimitKb * 1024
     ) {
-      return { error: -1, message: `글 내용이 너무 깁니다. (최대 ${this.documentLengthLimitKb}KB)` };
+      return { error: -2, message: '내용이 너무 깁니다.' };
     }
+    const categorySrl = Number(fields['category_srl'] ?? '0') || 0;
+    // Only a missing category is refused: one the board has not is dropped below.
+    if (categorySrl === 0 && this.categories.size > 0) {
+      return { error: -1, message: '분류 값은 필수입니다.' };
+    }
+    const srlField = Number(fields['document_srl'] ?? '0') || 0;
+    const existing = srlField === 0 ? undefined : this.docs.get(srlField);
+    if (existing !== undefined) {
+      if (member === null || existing.memberSrl !== member.memberSrl) {
+        return { error: -2, message: NOT_PERMITTED };
+      }
+      if (this.editLocked.has(existing.documentSrl)) {
+        return { error: -2, message: '댓글이 1개 이상 달린 글은 수정할 수 없습니다.' };
+      }
+    }
+    // The spam filter's trigger: a banned IP is refused; only a new document (no document_srl at
+    // all) is checked against the window; every write that gets here is logged.
+    if (this.bannedIps.has(ip)) return { error: -1, message: DENIED_IP_MESSAGE };
+    if (this.spamFilter) {
+      const refusal = this.spamCheck(ip, srlField === 0);
+      if (refusal !== null) return refusal;
+    }
+    // You cannot choose a new document's number: an unknown document_srl is refused (after the
+    // spam filter has logged the try).
+    if (srlField !== 0 && existing === undefined) return { error: -1, message: NOT_PERMITTED };
+    const title = escapeTitle((fields['title'] ?? '').trim()) || titleFromContent(content);
+    // A guest's post needs a name, which we never send.
+    if (member === null) return { error: -1, message: INVALID_REQUEST };
     const now = regdate();
     // An edit replaces the whole document: whatever the request leaves out is reset.
     const stored = {
       categorySrl: this.categories.has(categorySrl) ? categorySrl : 0,
-      title: escapeTitle(title),
+      title,
       content: this.filterHtml(content),
       tags: normaliseTags(fields['tags'] ?? ''),
       commentStatus: fields['comment_status'] === 'ALLOW' ? ('ALLOW' as const) : ('DENY' as const),
-      extraVars: extraVarsOf(fields),
+      extraVars: this.extraVarsOf(fields),
     };
     let doc: TestDocument;
     if (existing !== undefined) {
@@ -615,17 +766,25 @@ export class RhymixTestServer {
 
   private remove(fields: Record<string, string>, session: Session): Answer {
     const member = this.memberOf(session);
-    if (member === null) return { error: -1, message: '로그인이 필요합니다.' };
+    // The action needs the write permission, like a write.
+    const denied = this.permissionDenied(member);
+    if (denied !== null) return denied;
     const doc = this.docs.get(Number(fields['document_srl'] ?? '0'));
     if (doc === undefined || doc.mid !== fields['mid'])
       return { error: -2, message: '대상을 찾을 수 없습니다.' };
-    if (doc.memberSrl !== member.memberSrl) return { error: -2, message: '권한이 없습니다.' };
+    if (member === null || doc.memberSrl !== member.memberSrl) return { error: -2, message: NOT_PERMITTED };
     this.docs.delete(doc.documentSrl);
-    return { mid: this.mid, document_srl: doc.documentSrl, error: 0, message: '삭제했습니다.' };
+    // Rhymix answers with where to go next, not with the document deleted.
+    return {
+      redirect_url: `${this.baseUrl}/${this.mid}`,
+      mid: this.mid,
+      page: null,
+      error: 0,
+      message: '삭제했습니다.',
+    };
   }
 
   private list(fields: Record<string, string>): Answer {
-    if (fields['mid'] !== this.mid) return { error: -1, message: '잘못된 요청입니다.' };
     let docs = this.documents()
       .filter((d) => d.mid === this.mid)
       .reverse();
@@ -645,39 +804,76 @@ export class RhymixTestServer {
     if (category > 0) docs = docs.filter((d) => d.categorySrl === category);
     const page = Math.max(1, Number(fields['page'] ?? '1') || 1);
     const total = docs.length;
+    const totalPage = Math.max(1, Math.ceil(total / PAGE_SIZE));
+    // XE's PageHandler: a window of page links around the current page.
+    const pageCount = Math.min(PAGE_LINKS, totalPage);
+    const firstPage = Math.max(1, Math.min(page - Math.floor(PAGE_LINKS / 2), totalPage - pageCount + 1));
     return {
-      error: 0,
-      message: OK_MESSAGE,
-      document_list: docs.slice((page - 1) * PAGE_SIZE, page * PAGE_SIZE).map((d) => this.arrange(d)),
+      document_list: docs
+        .slice((page - 1) * PAGE_SIZE, page * PAGE_SIZE)
+        .map((d) => ({ ...this.arrange(d), extra_vars: EMPTY_EXTRA_VARS, ...this.arrangeTail(d) })),
       page_navigation: {
         total_count: total,
-        total_page: Math.max(1, Math.ceil(total / PAGE_SIZE)),
+        total_page: totalPage,
         cur_page: page,
+        page_count: pageCount,
+        first_page: firstPage,
+        last_page: firstPage + pageCount - 1,
+        point: 0,
       },
+      error: 0,
+      message: OK_MESSAGE,
     };
   }
 
   /**
    * As a real Rhymix 2.1.35 answers: a missing document is `error: 0` without `oDocument`, and a
-   * document of another board is shown under any mid, without saying which board it is on.
+   * document of another board is shown under any mid, without saying which board it is on. The
+   * extra variables are the board's, each with its value (null when unset).
    */
   private view(fields: Record<string, string>): Answer {
     const doc = this.docs.get(Number(fields['document_srl'] ?? '0'));
     if (doc === undefined) return { error: 0, message: OK_MESSAGE };
-    return { error: 0, message: OK_MESSAGE, oDocument: this.arrange(doc) };
+    const extraVars = this.extraKeys.map((key, i) => ({
+      name: key.name,
+      type: key.type,
+      desc: '',
+      value: doc.extraVars[i + 1] ?? null,
+    }));
+    return {
+      oDocument: { ...this.arrange(doc), extra_vars: extraVars, ...this.arrangeTail(doc) },
+      error: 0,
+      message: OK_MESSAGE,
+    };
   }
 
-  private categoryAnswer(fields: Record<string, string>): Answer {
-    if (fields['mid'] !== this.mid) return { error: -1, message: '잘못된 요청입니다.' };
-    // A PHP associative array keyed by category_srl: a JSON object, not a list.
-    const list: Record<string, unknown> = {};
-    for (const [srl, title] of this.categories) {
-      list[String(srl)] = { category_srl: srl, parent_srl: 0, title: escapeTitle(title), depth: 0 };
-    }
-    return { error: 0, message: OK_MESSAGE, category_list: list };
+  /** A JSON array with every number a string (as the database gave it); `null` for no categories. */
+  private categoryAnswer(): Answer {
+    const entries = [...this.categories];
+    const list = entries.map(([srl, title], i) => ({
+      mid: this.mid,
+      module_srl: String(this.moduleSrl),
+      category_srl: String(srl),
+      parent_srl: '0',
+      text: escapeTitle(title),
+      title: escapeTitle(title),
+      description: '',
+      expand: false,
+      is_default: false,
+      color: '',
+      document_count: String(this.documents().filter((d) => d.categorySrl === srl).length),
+      depth: 0,
+      child_count: 0,
+      childs: [],
+      grant: true,
+      selected: false,
+      ...(i === 0 ? { first: true } : {}),
+      ...(i === entries.length - 1 ? { last: true } : {}),
+    }));
+    return { category_list: list.length === 0 ? null : list, error: 0, message: OK_MESSAGE };
   }
 
-  /** The board API's view of a document (board.api.php arrangeContent). */
+  /** A document as the board API shows it, up to extra_vars (board.api.php arrangeContent). */
   private arrange(doc: TestDocument): Record<string, unknown> {
     const member = this.members.find((m) => m.memberSrl === doc.memberSrl);
     return {
@@ -685,15 +881,37 @@ export class RhymixTestServer {
       category_srl: doc.categorySrl,
       member_srl: doc.memberSrl,
       nick_name: member?.nickName ?? '',
+      is_notice: 'N',
+      lang_code: 'ko',
       title: doc.title,
+      title_bold: 'N',
+      title_color: 'N',
       content: doc.content,
-      tags: doc.tags,
+      // The stored column: the tag module joins them with ", ".
+      tags: doc.tags.join(', '),
+      readed_count: 0,
+      voted_count: 0,
+      blamed_count: 0,
       comment_count: 0,
+      uploaded_count: 0,
       regdate: doc.regdate,
       last_update: doc.lastUpdate,
-      extra_vars: Object.values(doc.extraVars),
-      status: 'PUBLIC',
     };
+  }
+
+  /** The fields after extra_vars. */
+  private arrangeTail(doc: TestDocument): Record<string, unknown> {
+    return { status: 'PUBLIC', comment_status: doc.commentStatus, notify_message: 'N' };
+  }
+
+  /** The board's extra variables in a request: only those it defines, only when not empty. */
+  private extraVarsOf(fields: Record<string, string>): Record<number, string> {
+    const out: Record<number, string> = {};
+    for (let i = 1; i <= this.extraKeys.length; i++) {
+      const value = fields[`extra_vars${i}`];
+      if (value !== undefined && value !== '') out[i] = value;
+    }
+    return out;
   }
 
   /** A member's HTML after the board's filter: `class` and `on*` removed (XE also drops scripts). */
@@ -728,32 +946,103 @@ export function decodeTitle(stored: string): string {
     .replace(/&amp;/g, '&');
 }
 
-/** PHP htmlspecialchars(ENT_QUOTES, double_encode=false), as Rhymix applies to titles. */
+/**
+ * The named entities PHP's htmlspecialchars keeps when double_encode is off (its HTML 4.01 table,
+ * case-sensitive; `&apos;` is not one of them).
+ */
+const HTML401_ENTITIES = new Set(
+  (
+    'quot amp lt gt nbsp iexcl cent pound curren yen brvbar sect uml copy ordf laquo not shy reg macr ' +
+    'deg plusmn sup2 sup3 acute micro para middot cedil sup1 ordm raquo frac14 frac12 frac34 iquest ' +
+    'Agrave Aacute Acirc Atilde Auml Aring AElig Ccedil Egrave Eacute Ecirc Euml Igrave Iacute Icirc ' +
+    'Iuml ETH Ntilde Ograve Oacute Ocirc Otilde Ouml times Oslash Ugrave Uacute Ucirc Uuml Yacute THORN ' +
+    'szlig agrave aacute acirc atilde auml aring aelig ccedil egrave eacute ecirc euml igrave iacute ' +
+    'icirc iuml eth ntilde ograve oacute ocirc otilde ouml divide oslash ugrave uacute ucirc uuml ' +
+    'yacute thorn yuml OElig oelig Scaron scaron Yuml fnof circ tilde Alpha Beta Gamma Delta Epsilon ' +
+    'Zeta Eta Theta Iota Kappa Lambda Mu Nu Xi Omicron Pi Rho Sigma Tau Upsilon Phi Chi Psi Omega alpha ' +
+    'beta gamma delta epsilon zeta eta theta iota kappa lambda mu nu xi omicron pi rho sigmaf sigma tau ' +
+    'upsilon phi chi psi omega thetasym upsih piv ensp emsp thinsp zwnj zwj lrm rlm ndash mdash lsquo ' +
+    'rsquo sbquo ldquo rdquo bdquo dagger Dagger bull hellip permil prime Prime lsaquo rsaquo oline ' +
+    'frasl euro image weierp real trade alefsym larr uarr rarr darr harr crarr lArr uArr rArr dArr hArr ' +
+    'forall part exist empty nabla isin notin ni prod sum minus lowast radic prop infin ang and or cap ' +
+    'cup int there4 sim cong asymp ne equiv le ge sub sup nsub sube supe oplus otimes perp sdot lceil ' +
+    'rceil lfloor rfloor lang rang loz spades clubs hearts diams'
+  ).split(' '),
+);
+
+/**
+ * Rhymix's `escape($title, false)`: PHP htmlspecialchars(ENT_QUOTES, double_encode=false). What is
+ * already an entity stays as it is (`&amp;` is not escaped twice): a known named one, or a numeric
+ * one up to U+10FFFF; any other `&` becomes `&amp;`.
+ */
 function escapeTitle(title: string): string {
+  const kept = (entity: string): boolean => {
+    const numeric = /^#(?:[xX]([0-9a-fA-F]+)|(\d+))$/.exec(entity);
+    if (numeric === null) return HTML401_ENTITIES.has(entity);
+    const code = numeric[1] === undefined ? Number(numeric[2]) : parseInt(numeric[1], 16);
+    return code <= 0x10ffff;
+  };
   return title
-    .replace(/&(?!(?:[a-z]+|#\d+|#x[0-9a-f]+);)/gi, '&amp;')
+    .replace(/&(#?[0-9a-zA-Z]+);|&/g, (whole, entity: string | undefined) =>
+      entity !== undefined && kept(entity) ? whole : `&amp;${whole.slice(1)}`,
+    )
     .replace(/</g, '&lt;')
     .replace(/>/g, '&gt;')
     .replace(/"/g, '&quot;')
     .replace(/'/g, '&#039;');
 }
 
+/**
+ * Rhymix's tag module (TagModel::splitString): split on commas and `#`, trim, drop blanks, and keep
+ * one of each tag ignoring ASCII case — in the place of its first use, spelt as its last.
+ */
 function normaliseTags(raw: string): string[] {
-  const out: string[] = [];
-  for (const tag of raw.split(',')) {
-    const t = tag.trim();
-    if (t !== '' && !out.some((o) => o.toLowerCase() === t.toLowerCase())) out.push(t);
+  const tags = new Map<string, string>();
+  for (const fragment of raw.split(/[,#]+/)) {
+    const tag = fragment.trim();
+    if (tag !== '')
+      tags.set(
+        tag.replace(/[A-Z]/g, (c) => c.toLowerCase()),
+        tag,
+      );
   }
-  return out;
+  return [...tags.values()];
 }
 
-function extraVarsOf(fields: Record<string, string>): Record<number, string> {
-  const out: Record<number, string> = {};
-  for (const [name, value] of Object.entries(fields)) {
-    const m = /^extra_vars(\d+)$/.exec(name);
-    if (m?.[1] !== undefined && value !== '') out[Number(m[1])] = value;
+/** is_empty_html_content: no text and no image or media once the tags are gone. */
+function isEmptyHtml(html: string): boolean {
+  if (/<(?:img|video|audio|iframe|object|embed)\b/i.test(html)) return false;
+  return html.replace(/<[^>]*>/g, '').replace(/&nbsp;|\s/g, '') === '';
+}
+
+/**
+ * An empty title is taken from the text: cut_str(…, 20, '...'), which is mb_strimwidth to 24
+ * columns (a wide character, Hangul or CJK, takes 2) with the "..." inside them; else "Untitled".
+ */
+function titleFromContent(content: string): string {
+  const text = decodeTitle(content.replace(/<[^>]*>/g, ''))
+    .replace(/\s+/g, ' ')
+    .trim();
+  const columns = (c: string): number =>
+    /[\u1100-\u115f\u2e80-\u303e\u3041-\ua4cf\uac00-\ud7a3\uf900-\ufaff\ufe30-\ufe4f\uff00-\uff60\uffe0-\uffe6]/.test(
+      c,
+    )
+      ? 2
+      : 1;
+  const chars = Array.from(text);
+  let width = chars.reduce((sum, c) => sum + columns(c), 0);
+  let cut = text;
+  if (width > 24) {
+    const kept: string[] = [];
+    width = 3;
+    for (const c of chars) {
+      if (width + columns(c) > 24) break;
+      width += columns(c);
+      kept.push(c);
+    }
+    cut = `${kept.join('')}...`;
   }
-  return out;
+  return escapeTitle(cut) || 'Untitled';
 }
 
 function parseFields(body: string, contentType: string): Record<string, string> {

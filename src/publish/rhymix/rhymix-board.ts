@@ -227,6 +227,7 @@ export class RhymixBoard implements BoardAdapter {
     const srl = toSrl(answer.body['document_srl']);
     if (srl !== null) {
       this.log.info({ documentSrl: srl, key: post.key }, 'document created');
+      await this.checkFiled(answer, srl);
       return this.refOf(srl);
     }
     // The board said "registered" without the number: the tag finds it.
@@ -245,8 +246,9 @@ export class RhymixBoard implements BoardAdapter {
   }
 
   private async edit(documentSrl: number, post: Post): Promise<PublishedRef> {
-    await this.write(this.fieldsFor(post, documentSrl), documentSrl);
+    const answer = await this.write(this.fieldsFor(post, documentSrl), documentSrl);
     this.log.info({ documentSrl, key: post.key }, 'document edited');
+    await this.checkFiled(answer, documentSrl);
     return this.refOf(documentSrl);
   }
 
@@ -311,6 +313,31 @@ export class RhymixBoard implements BoardAdapter {
 
   private refOf(documentSrl: number): PublishedRef {
     return { id: String(documentSrl), url: this.documentUrl(documentSrl) };
+  }
+
+  /**
+   * Rhymix takes a category_srl it does not have (deleted since start-up, or one the member may not
+   * use) without a word: it files the document under no category and only its answer's
+   * `category_srl` says so. The document stands (a retry edits it, never duplicates it), but the
+   * job fails so an admin sees it and fixes RHYMIX_CATEGORY or the board.
+   */
+  private async checkFiled(answer: RhymixAnswer, documentSrl: number): Promise<void> {
+    const wanted = this.category;
+    if (wanted === null || !('category_srl' in answer.body)) return; // XE 1.x may not say
+    const got = toSrl(answer.body['category_srl']);
+    if (got === wanted.categorySrl) return;
+    const gone = await this.categoryGone().catch((err: unknown) => {
+      this.log.debug({ err }, 'could not re-check the category');
+      return false;
+    });
+    throw new RhymixError(
+      'BOARD_CATEGORY_MISSING',
+      `the board filed document ${documentSrl} under ${got === null ? 'no category' : `category ${got}`} instead of "${wanted.title}": ` +
+        (gone
+          ? 'that category is no longer on the board'
+          : 'the category is there, so this member may not be allowed to use it'),
+      { details: { act: WRITE_ACT, documentSrl, categorySrl: wanted.categorySrl, filedUnder: got ?? 0 } },
+    );
   }
 
   /** Whether a recorded ref was made by this board (same site and mid), not a board it replaced. */
