@@ -1,7 +1,13 @@
 import path from 'node:path';
 import { Metrics } from '../admin/metrics.js';
 import { secretValues, type Env } from '../config/index.js';
-import { DropFolder, ImapWatcher, imapSettingsFrom, senderPolicyFrom } from '../inbox/index.js';
+import {
+  accessTokenProviderFor,
+  DropFolder,
+  ImapWatcher,
+  imapSettingsFrom,
+  senderPolicyFrom,
+} from '../inbox/index.js';
 import type { Redis } from 'ioredis';
 import { parseEmail } from '../parse/index.js';
 import {
@@ -267,9 +273,15 @@ export async function startApp(env: Env, options: AppOptions): Promise<App> {
       inboxRedis.on('error', (err) => {
         log.warn({ err: err.message }, 'inbox redis connection error; reconnecting');
       });
+      const accessToken = accessTokenProviderFor(imap, {
+        logger: log,
+        redis: inboxRedis,
+        prefix: env.REDIS_PREFIX,
+      });
       const watcher = new ImapWatcher({
         settings: imap,
         policy: senderPolicy,
+        ...(accessToken === undefined ? {} : { accessToken }),
         redis: inboxRedis,
         prefix: env.REDIS_PREFIX,
         logger: log,

@@ -2,10 +2,11 @@ import { spawnSync } from 'node:child_process';
 import { access, constants, mkdir } from 'node:fs/promises';
 import path from 'node:path';
 import { Redis } from 'ioredis';
+import { pino } from 'pino';
 import type { Env } from '../config/index.js';
 import { loadPostTemplates } from '../publish/index.js';
 import { checkAdmin } from '../admin/check-admin.js';
-import { checkImap, imapSettingsFrom, senderPolicyFrom } from '../inbox/index.js';
+import { accessTokenProviderFor, checkImap, imapSettingsFrom, senderPolicyFrom } from '../inbox/index.js';
 import { checkRhymix, rhymixSettingsFrom } from '../publish/rhymix/index.js';
 import { webhookSettingsFrom } from '../publish/webhook/index.js';
 import { DEFAULT_PROMPTS_DIR, DEFAULT_TEMPLATES_DIR } from '../shared/paths.js';
@@ -61,6 +62,32 @@ export function formatDoctor(results: readonly DoctorCheck[]): string {
         `${r.ok ? 'ok  ' : 'FAIL'}  ${r.name.padEnd(10)} ${r.message}${r.hint === null ? '' : `\n      → ${r.hint}`}`,
     )
     .join('\n');
+}
+
+/** A connection to the bot's Redis when it answers (REDIS_URL or the embedded server), else null. */
+async function reachableRedis(env: Env): Promise<Redis | null> {
+  const socket = path.resolve(env.DATA_DIR, 'redis', 'redis.sock');
+  const options = {
+    lazyConnect: true,
+    maxRetriesPerRequest: 1,
+    retryStrategy: () => null,
+    connectTimeout: 3000,
+  };
+  const redis =
+    env.REDIS_URL !== undefined
+      ? new Redis(env.REDIS_URL, options)
+      : (await answersPing({ path: socket }))
+        ? new Redis({ ...options, path: socket })
+        : null;
+  if (redis === null) return null;
+  redis.on('error', () => undefined);
+  try {
+    await redis.connect();
+    return redis;
+  } catch {
+    redis.disconnect();
+    return null;
+  }
 }
 
 async function checkRedis(env: Env): Promise<DoctorCheck> {
@@ -199,7 +226,19 @@ async function checkImapPart(env: Env): Promise<DoctorCheck> {
       message: 'not configured (IMAP_HOST unset): the drop folder is the inbox',
       hint: null,
     };
-  const result = await checkImap(settings);
+  // OAuth2: the refresh token the bot keeps in Redis (providers that rotate it may revoke a whole
+  // family when an old one is used again), and a rotation from here is kept there too.
+  const redis = 'oauth2' in settings.auth ? await reachableRedis(env) : null;
+  let result: Awaited<ReturnType<typeof checkImap>>;
+  try {
+    const accessToken = accessTokenProviderFor(settings, {
+      logger: pino({ level: 'silent' }),
+      ...(redis === null ? {} : { redis, prefix: env.REDIS_PREFIX }),
+    });
+    result = await checkImap(settings, accessToken === undefined ? {} : { accessToken });
+  } finally {
+    redis?.disconnect();
+  }
   const policy = senderPolicyFrom(env);
   const warning = policy.mode === 'off' ? ' — SENDER_VERIFY=off: mail is not authenticated' : '';
   return { name: 'imap', ok: result.ok, message: `${result.message}${warning}`, hint: result.hint };

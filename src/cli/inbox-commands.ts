@@ -1,11 +1,13 @@
 import type { Command } from 'commander';
 import type { Env } from '../config/index.js';
 import {
+  accessTokenProviderFor,
   createBackfillProgressBar,
   imapSettingsFrom,
   Quarantine,
   runBackfill,
   senderPolicyFrom,
+  type AccessTokenProvider,
 } from '../inbox/index.js';
 import { createRedis } from '../queue/connection.js';
 import { AppError } from '../shared/app-error.js';
@@ -59,6 +61,9 @@ export function registerInboxCommands(program: Command, ctx: InboxCommandContext
           redis,
           prefix: env.REDIS_PREFIX,
           logger: app.logger.child({ stage: 'backfill' }),
+          ...optionalToken(
+            accessTokenProviderFor(settings, { logger: app.logger, redis, prefix: env.REDIS_PREFIX }),
+          ),
           deliver: async (raw, ref) => {
             await app.pipeline.enqueueEmail(raw, { kind: 'imap', ref });
           },
@@ -126,4 +131,9 @@ async function withQuarantine(ctx: InboxCommandContext, fn: (q: Quarantine) => P
     await redis.quit();
     await app.close();
   }
+}
+
+/** `{ accessToken }` when there is a provider, else nothing (exactOptionalPropertyTypes). */
+function optionalToken(accessToken: AccessTokenProvider | undefined): { accessToken?: AccessTokenProvider } {
+  return accessToken === undefined ? {} : { accessToken };
 }

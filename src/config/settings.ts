@@ -227,16 +227,52 @@ export const SETTINGS = {
   IMAP_PASSWORD: setting({
     schema: z.string().min(1).optional(),
     expects: 'a password (Gmail, Naver, Daum: an app password)',
-    description: 'Password of IMAP_USER. Set this or IMAP_ACCESS_TOKEN.',
+    description: 'Password of IMAP_USER. Set this, IMAP_ACCESS_TOKEN or the IMAP_OAUTH_* settings.',
     group: 'IMAP',
     secret: true,
   }),
   IMAP_ACCESS_TOKEN: setting({
     schema: z.string().min(1).optional(),
     expects: 'an OAuth2 access token',
-    description: 'OAuth2 bearer token (XOAUTH2/OAUTHBEARER), instead of a password (Gmail, Outlook).',
+    description:
+      'OAuth2 bearer token (XOAUTH2/OAUTHBEARER), instead of a password. Providers expire them within hours: for a bot that runs on its own use the IMAP_OAUTH_* refresh-token settings.',
     group: 'IMAP',
     secret: true,
+  }),
+  IMAP_OAUTH_TOKEN_URL: setting({
+    schema: z.url({ protocol: /^https?$/ }).optional(),
+    expects: "the https URL of the provider's token endpoint, e.g. https://oauth2.googleapis.com/token",
+    description:
+      'OAuth2 refresh-token login (XOAUTH2), instead of a password: the token endpoint. Google: https://oauth2.googleapis.com/token; Microsoft: https://login.microsoftonline.com/<tenant>/oauth2/v2.0/token. Needs the three IMAP_OAUTH_* below.',
+    group: 'IMAP',
+  }),
+  IMAP_OAUTH_CLIENT_ID: setting({
+    schema: z.string().min(1).optional(),
+    expects: 'the OAuth client id',
+    description: 'Client id of the OAuth app the mailbox owner consented to.',
+    group: 'IMAP',
+  }),
+  IMAP_OAUTH_CLIENT_SECRET: setting({
+    schema: z.string().min(1).optional(),
+    expects: 'the OAuth client secret',
+    description: 'Client secret of that app.',
+    group: 'IMAP',
+    secret: true,
+  }),
+  IMAP_OAUTH_REFRESH_TOKEN: setting({
+    schema: z.string().min(1).optional(),
+    expects: 'a refresh token from the one-time consent (offline access)',
+    description:
+      'Refresh token the bot trades for short-lived access tokens on every connect. A rotated one (Microsoft) is kept in Redis.',
+    group: 'IMAP',
+    secret: true,
+  }),
+  IMAP_OAUTH_SCOPE: setting({
+    schema: z.string().min(1).optional(),
+    expects: 'space-separated scopes',
+    description:
+      'Scope asked for on refresh, when the provider wants one (Microsoft: `https://outlook.office.com/IMAP.AccessAsUser.All offline_access`).',
+    group: 'IMAP',
   }),
   IMAP_MAILBOX: setting({
     schema: z.string().min(1).default('INBOX'),

@@ -3,6 +3,7 @@ import type { Logger } from '../shared/logger.js';
 import { createVerifier, type Verifier } from './authenticate.js';
 import type { Deliver } from './drop-folder.js';
 import { createImapClient, withDeadline } from './imap-client.js';
+import type { AccessTokenProvider } from './oauth2.js';
 import { classifyImapError } from './imap-errors.js';
 import type { ImapSettings } from './imap-settings.js';
 import { SeenMessages } from './mailbox-state.js';
@@ -26,6 +27,8 @@ export interface BackfillOptions {
   readonly logger: Logger;
   readonly deliver: Deliver;
   readonly verify?: Verifier;
+  /** With OAuth2 refresh-token settings: where the access token comes from (`accessTokenProviderFor`). */
+  readonly accessToken?: AccessTokenProvider;
   readonly quarantine?: Quarantine;
   /** Called after every message (drive a progress bar with it). */
   readonly onProgress?: (progress: BackfillProgress) => void;
@@ -88,7 +91,12 @@ export async function runBackfill(options: BackfillOptions): Promise<BackfillRes
   const p = { total: 0, done: 0, enqueued: 0, skipped: 0, held: 0, ignored: 0, deferred: 0 };
   const report = (): void => options.onProgress?.({ ...p });
 
-  const client = createImapClient(options.settings, { logger: log, overrides: { disableAutoIdle: true } });
+  const token = await options.accessToken?.();
+  const client = createImapClient(options.settings, {
+    logger: log,
+    ...(token === undefined ? {} : { accessToken: token }),
+    overrides: { disableAutoIdle: true },
+  });
   client.on('error', (err: Error) => {
     log.warn({ err }, 'IMAP connection error during backfill');
   });

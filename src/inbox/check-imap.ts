@@ -1,6 +1,7 @@
 import { pino } from 'pino';
 import type { Logger } from '../shared/logger.js';
 import { createImapClient, withDeadline } from './imap-client.js';
+import type { AccessTokenProvider } from './oauth2.js';
 import { classifyImapError } from './imap-errors.js';
 import { describeImap, type ImapSettings } from './imap-settings.js';
 
@@ -28,18 +29,31 @@ export interface ImapCheck {
  */
 export async function checkImap(
   settings: ImapSettings,
-  options: { readonly logger?: Logger; readonly timeoutMs?: number } = {},
+  options: {
+    readonly logger?: Logger;
+    readonly timeoutMs?: number;
+    /** With OAuth2 refresh-token settings: where the access token comes from (`accessTokenProviderFor`). */
+    readonly accessToken?: AccessTokenProvider;
+  } = {},
 ): Promise<ImapCheck> {
   const timeoutMs = options.timeoutMs ?? 20_000;
   const logger = options.logger ?? pino({ level: 'silent' });
+  const where = describeImap(settings);
+  let token: string | undefined;
+  try {
+    token = await options.accessToken?.();
+  } catch (err) {
+    const e = classifyImapError(err, settings);
+    return { ok: false, message: `${where}: ${e.message}`, hint: e.hint ?? null, details: { code: e.code } };
+  }
   const client = createImapClient(settings, {
     logger,
+    ...(token === undefined ? {} : { accessToken: token }),
     overrides: { disableAutoIdle: true, connectionTimeout: timeoutMs, greetingTimeout: timeoutMs },
   });
   client.on('error', (err: Error) => {
     logger.debug({ err }, 'IMAP error during the doctor check');
   });
-  const where = describeImap(settings);
   try {
     await withDeadline(client.connect(), timeoutMs, 'connect');
     const capabilities = [...client.capabilities.keys()];

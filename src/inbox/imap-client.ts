@@ -5,7 +5,7 @@ import type { ImapSettings } from './imap-settings.js';
 export interface ImapClientOptions {
   /** Our logger; imapflow's lines go to a child of it (`component: imapflow`). */
   readonly logger: Logger;
-  /** OAuth2 token to use instead of the configured one (a refreshed token, say). */
+  /** OAuth2 access token to log in with: required with refresh-token settings, else overrides IMAP_ACCESS_TOKEN. */
   readonly accessToken?: string;
   /** Extra imapflow options (timeouts, IDLE behaviour). */
   readonly overrides?: Partial<ImapFlowOptions>;
@@ -47,14 +47,17 @@ export function imapflowLogger(parent: Logger): ImapFlowLogger {
  */
 export function createImapClient(settings: ImapSettings, options: ImapClientOptions): ImapFlow {
   const logger = imapflowLogger(options.logger);
+  const a = settings.auth;
+  if ('oauth2' in a && options.accessToken === undefined) {
+    // A wiring mistake, not a configuration one: every caller turns the refresh token into one.
+    throw new Error('OAuth2 refresh-token login needs an access token from OAuth2TokenSource');
+  }
   const auth =
-    'accessToken' in settings.auth || options.accessToken !== undefined
-      ? {
-          user: settings.auth.user,
-          accessToken:
-            options.accessToken ?? ('accessToken' in settings.auth ? settings.auth.accessToken : ''),
-        }
-      : { user: settings.auth.user, pass: settings.auth.pass };
+    options.accessToken !== undefined
+      ? { user: a.user, accessToken: options.accessToken }
+      : 'accessToken' in a
+        ? { user: a.user, accessToken: a.accessToken }
+        : { user: a.user, pass: 'pass' in a ? a.pass : '' };
   return new ImapFlow({
     host: settings.host,
     port: settings.port,

@@ -92,7 +92,7 @@ export function classifyImapError(
         details,
         hint: transient
           ? 'nothing to change: the server asked to try again later, and the watcher will'
-          : 'check IMAP_USER and IMAP_PASSWORD (Gmail, Naver and Daum need an app password and IMAP enabled in their web settings) or renew the OAuth2 token in IMAP_ACCESS_TOKEN',
+          : 'check IMAP_USER and IMAP_PASSWORD (Gmail, Naver and Daum need an app password and IMAP enabled in their web settings) or renew the OAuth2 token in IMAP_ACCESS_TOKEN; with IMAP_OAUTH_* the consent must include IMAP access (Google: https://mail.google.com/) for IMAP_USER',
       },
     );
   }

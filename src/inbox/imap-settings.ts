@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
 import { ConfigError, type ConfigProblem, type Env } from '../config/index.js';
+import type { OAuth2Settings } from './oauth2.js';
 import type { SenderPolicy } from './sender-policy.js';
 
 /** How the connection is protected. */
@@ -9,9 +10,14 @@ export type TlsMode = 'implicit' | 'starttls' | 'none';
 export type ProcessedAction =
   { readonly kind: 'flag'; readonly flag: string } | { readonly kind: 'move'; readonly folder: string };
 
-/** Login: a password, or an OAuth2 access token (SASL XOAUTH2 / OAUTHBEARER, RFC 7628). */
+/**
+ * Login: a password, an OAuth2 access token (SASL XOAUTH2 / OAUTHBEARER, RFC 7628), or an OAuth2
+ * refresh token traded for a fresh access token on every connect (see `OAuth2TokenSource`).
+ */
 export type ImapAuth =
-  { readonly user: string; readonly pass: string } | { readonly user: string; readonly accessToken: string };
+  | { readonly user: string; readonly pass: string }
+  | { readonly user: string; readonly accessToken: string }
+  | { readonly user: string; readonly oauth2: OAuth2Settings };
 
 /** The IMAP slice of the configuration, validated. */
 export interface ImapSettings {
@@ -54,18 +60,42 @@ export function imapSettingsFrom(env: Env): ImapSettings | null {
       expected: 'the login name of the mailbox, usually the full address',
     });
   }
-  if (env.IMAP_PASSWORD === undefined && env.IMAP_ACCESS_TOKEN === undefined) {
+  const oauthVars = {
+    IMAP_OAUTH_TOKEN_URL: env.IMAP_OAUTH_TOKEN_URL,
+    IMAP_OAUTH_CLIENT_ID: env.IMAP_OAUTH_CLIENT_ID,
+    IMAP_OAUTH_CLIENT_SECRET: env.IMAP_OAUTH_CLIENT_SECRET,
+    IMAP_OAUTH_REFRESH_TOKEN: env.IMAP_OAUTH_REFRESH_TOKEN,
+  };
+  const oauthSet = Object.values(oauthVars).some((v) => v !== undefined);
+  if (oauthSet) {
+    for (const [variable, value] of Object.entries(oauthVars)) {
+      if (value === undefined) {
+        problems.push({
+          variable,
+          problem: 'unset while other IMAP_OAUTH_* variables are set',
+          expected: 'all four of IMAP_OAUTH_TOKEN_URL, _CLIENT_ID, _CLIENT_SECRET and _REFRESH_TOKEN',
+        });
+      }
+    }
+  }
+  const ways = [
+    env.IMAP_PASSWORD === undefined ? null : 'IMAP_PASSWORD',
+    env.IMAP_ACCESS_TOKEN === undefined ? null : 'IMAP_ACCESS_TOKEN',
+    oauthSet ? 'IMAP_OAUTH_REFRESH_TOKEN' : null,
+  ].filter((w) => w !== null);
+  if (ways.length === 0) {
     problems.push({
       variable: 'IMAP_PASSWORD',
-      problem: 'neither IMAP_PASSWORD nor IMAP_ACCESS_TOKEN is set',
-      expected: 'a password (an app password for Gmail, Naver, Daum) or an OAuth2 token in IMAP_ACCESS_TOKEN',
+      problem: 'no way to log in is set',
+      expected:
+        'a password (an app password for Gmail, Naver, Daum), an OAuth2 token in IMAP_ACCESS_TOKEN, or the IMAP_OAUTH_* refresh-token settings',
     });
   }
-  if (env.IMAP_PASSWORD !== undefined && env.IMAP_ACCESS_TOKEN !== undefined) {
+  if (ways.length > 1) {
     problems.push({
-      variable: 'IMAP_ACCESS_TOKEN',
-      problem: 'set together with IMAP_PASSWORD',
-      expected: 'only one of IMAP_PASSWORD and IMAP_ACCESS_TOKEN',
+      variable: ways[1] ?? 'IMAP_ACCESS_TOKEN',
+      problem: `set together with ${ways[0] ?? 'another login'}`,
+      expected: 'only one of IMAP_PASSWORD, IMAP_ACCESS_TOKEN and the IMAP_OAUTH_* settings',
     });
   }
   const processed = parseProcessed(env.IMAP_PROCESSED);
@@ -82,8 +112,18 @@ export function imapSettingsFrom(env: Env): ImapSettings | null {
     host: env.IMAP_HOST,
     port: env.IMAP_PORT ?? (env.IMAP_TLS === 'implicit' ? 993 : 143),
     tls: env.IMAP_TLS,
-    auth:
-      env.IMAP_ACCESS_TOKEN !== undefined
+    auth: oauthSet
+      ? {
+          user,
+          oauth2: {
+            tokenUrl: env.IMAP_OAUTH_TOKEN_URL ?? '',
+            clientId: env.IMAP_OAUTH_CLIENT_ID ?? '',
+            clientSecret: env.IMAP_OAUTH_CLIENT_SECRET ?? '',
+            refreshToken: env.IMAP_OAUTH_REFRESH_TOKEN ?? '',
+            scope: env.IMAP_OAUTH_SCOPE ?? null,
+          },
+        }
+      : env.IMAP_ACCESS_TOKEN !== undefined
         ? { user, accessToken: env.IMAP_ACCESS_TOKEN }
         : { user, pass: env.IMAP_PASSWORD ?? '' },
     mailbox: env.IMAP_MAILBOX,

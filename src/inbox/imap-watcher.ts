@@ -10,6 +10,7 @@ import { describeImap, mailboxIdOf, settingsWarnings, type ImapSettings } from '
 import { InboxError } from './inbox-error.js';
 import { MailboxState, SeenMessages } from './mailbox-state.js';
 import { headerValue, messageIdOf, messageKeyFromId } from './message-headers.js';
+import type { AccessTokenProvider } from './oauth2.js';
 import { Quarantine } from './quarantine.js';
 import { screenMessage } from './screen.js';
 import { claimOf, readSenderHeaders, type SenderPolicy } from './sender-policy.js';
@@ -99,8 +100,11 @@ export interface ImapWatcherOptions {
   readonly unsubscribeMail?: (subject: string) => Promise<boolean>;
   /** Where held mail goes; default a {@link Quarantine} on the same Redis and prefix. */
   readonly quarantine?: Quarantine;
-  /** A fresh OAuth2 access token for each (re)connect, for providers whose tokens expire hourly. */
-  readonly accessToken?: () => Promise<string>;
+  /**
+   * An OAuth2 access token for each (re)connect, for providers whose tokens expire hourly
+   * (`accessTokenProviderFor`); asked for a fresh one after the server refused the last login.
+   */
+  readonly accessToken?: AccessTokenProvider;
   readonly timing?: Partial<WatcherTiming>;
   /** Clock, for the watchdog (tests move it). */
   readonly now?: () => number;
@@ -331,6 +335,7 @@ export class ImapWatcher extends EventEmitter<ImapWatcherEvents> {
 
   private async supervise(): Promise<void> {
     let attempt = 0;
+    let previousAuthRefused = false;
     let announcedStandby = false;
     while (!this.closed) {
       if (!this.lock.held) {
@@ -364,7 +369,8 @@ export class ImapWatcher extends EventEmitter<ImapWatcherEvents> {
           this.client?.close();
         });
       }
-      const outcome = await this.runSession();
+      const outcome = await this.runSession(previousAuthRefused);
+      previousAuthRefused = outcome.error?.code === 'IMAP_AUTH';
       if (this.stopping()) break;
       if (!this.lock.held) continue; // lost the lock: go and stand by, no backoff
       if (outcome.reachedMailbox) attempt = 0;
@@ -408,13 +414,16 @@ export class ImapWatcher extends EventEmitter<ImapWatcherEvents> {
   }
 
   /** One connection's life: connect, open, catch up, follow, until it closes. */
-  private async runSession(): Promise<{ reachedMailbox: boolean; error: InboxError | null }> {
+  private async runSession(
+    authRefused = false,
+  ): Promise<{ reachedMailbox: boolean; error: InboxError | null }> {
     const s = this.o.settings;
     this.sessionError = null;
     let reachedMailbox = false;
     let client: ImapFlow;
     try {
-      const token = this.o.accessToken === undefined ? undefined : await this.o.accessToken();
+      const token =
+        this.o.accessToken === undefined ? undefined : await this.o.accessToken({ fresh: authRefused });
       client = createImapClient(s, {
         logger: this.log,
         ...(token === undefined ? {} : { accessToken: token }),

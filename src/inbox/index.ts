@@ -38,5 +38,12 @@ export { Quarantine, type HeldMessage, type QuarantineOptions } from './quaranti
 export { runBackfill, type BackfillOptions, type BackfillProgress, type BackfillResult } from './backfill.js';
 export { createBackfillProgressBar, type ProgressBar } from './backfill-progress.js';
 export { checkImap, type ImapCheck } from './check-imap.js';
+export {
+  OAuth2TokenSource,
+  accessTokenProviderFor,
+  type AccessTokenProvider,
+  type OAuth2Settings,
+  type OAuth2TokenSourceOptions,
+} from './oauth2.js';
 export { evaluateWatchdog, GenuineMailClock, type WatchdogStatus } from './watchdog.js';
 export { InboxError, type InboxErrorCode } from './inbox-error.js';
