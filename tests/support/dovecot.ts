@@ -24,6 +24,23 @@ import type { ImapSettings } from '../../src/inbox/imap-settings.js';
 export interface DovecotOptions {
   /** Advertise IDLE (default true). False: a server without IDLE, for the polling fallback. */
   readonly idle?: boolean;
+  /**
+   * Also accept OAuth2 bearer tokens (SASL XOAUTH2, OAUTHBEARER RFC 7628) through an `oauth2`
+   * passdb that asks an RFC 7662 introspection endpoint (POST `token=…`, answer
+   * `{"active":true,"username":…}`) whether the token is live and whose it is. Password logins
+   * (PLAIN, LOGIN) keep working.
+   */
+  readonly oauth2?: DovecotOAuth2Options;
+}
+
+export interface DovecotOAuth2Options {
+  /** The introspection endpoint, e.g. a test OAuth server's `introspectionUrl`. */
+  readonly introspectionUrl: string;
+  /**
+   * The OAuth SASL mechanisms to advertise (default both, as Gmail does; Microsoft's IMAP offers
+   * XOAUTH2 only). imapflow picks OAUTHBEARER when offered, else XOAUTH2.
+   */
+  readonly mechanisms?: readonly ('xoauth2' | 'oauthbearer')[];
 }
 
 export interface TestDovecot {
@@ -119,7 +136,10 @@ function config(o: {
   users: string;
   asRoot: boolean;
   me: string;
+  /** The oauth2 passdb: its args file and the mechanisms it serves. */
+  oauth2: { args: string; mechanisms: readonly string[] } | null;
 }): string {
+  const oauthMechs = o.oauth2?.mechanisms.join(' ') ?? '';
   const lines = [
     'protocols = imap',
     'listen = 127.0.0.1',
@@ -128,7 +148,9 @@ function config(o: {
     `log_path = ${o.dir}/dovecot.log`,
     'ssl = no',
     'disable_plaintext_auth = no',
-    'auth_mechanisms = plain login',
+    `auth_mechanisms = plain login${oauthMechs === '' ? '' : ` ${oauthMechs}`}`,
+    // Why a token was refused (inactive, wrong user, endpoint down) goes to the log.
+    ...(o.oauth2 === null ? [] : ['auth_verbose = yes']),
     // Tests log in with a wrong password on purpose; Dovecot's failure delay would then slow
     // them down (the per-IP auth penalty is switched off in `service anvil` below).
     'auth_failure_delay = 0',
@@ -137,8 +159,16 @@ function config(o: {
     'first_valid_gid = 1',
     'passdb {',
     '  driver = passwd-file',
+    // Only passwords go here; a bearer token is never checked against the password.
+    '  mechanisms = plain login',
     `  args = scheme=PLAIN username_format=%u ${o.users}`,
     '}',
+    // The token is the "password" the OAuth mechanisms hand to the passdb; the oauth2 driver asks
+    // the introspection endpoint about it and succeeds when the token is active and its username
+    // is the login name. No password comes back, so the passwd-file userdb still gives home and uid.
+    ...(o.oauth2 === null
+      ? []
+      : ['passdb {', '  driver = oauth2', `  mechanisms = ${oauthMechs}`, `  args = ${o.oauth2.args}`, '}']),
     'userdb {',
     '  driver = passwd-file',
     `  args = username_format=%u ${o.users}`,
@@ -178,6 +208,27 @@ function config(o: {
 }
 
 /**
+ * The oauth2 passdb's args file (Dovecot 2.3 db-oauth2, PasswordDatabase.oauth2 in the wiki):
+ * RFC 7662 introspection by POST, no tokeninfo, no local JWT validation.
+ */
+function oauth2Args(introspectionUrl: string): string {
+  return [
+    'introspection_mode = post',
+    `introspection_url = ${introspectionUrl}`,
+    // The introspection answer names the account; the driver refuses a token whose username is
+    // not the one the client logged in as. The login name is used as given (default %Lu lowercases).
+    'username_attribute = username',
+    'username_format = %u',
+    // An inactive (expired, revoked, unknown) token answers {"active":false}: login refused.
+    'active_attribute = active',
+    'active_value = true',
+    // Fail fast rather than hang a login when the test server is gone.
+    'timeout_msecs = 5000',
+    '',
+  ].join('\n');
+}
+
+/**
  * Start a private Dovecot on a free loopback port with one user. Fails with the install hint
  * when Dovecot is missing — tests never skip themselves.
  */
@@ -202,8 +253,14 @@ export async function startTestDovecot(options: DovecotOptions = {}): Promise<Te
   const users = path.join(dir, 'users');
   writeFileSync(users, `${user}:{PLAIN}${password}:${ids.uid}:${ids.gid}::${home}\n`);
   const port = await freePort();
+  let oauth2: { args: string; mechanisms: readonly string[] } | null = null;
+  if (options.oauth2 !== undefined) {
+    const args = path.join(dir, 'dovecot-oauth2.conf.ext');
+    writeFileSync(args, oauth2Args(options.oauth2.introspectionUrl));
+    oauth2 = { args, mechanisms: options.oauth2.mechanisms ?? ['xoauth2', 'oauthbearer'] };
+  }
   const conf = path.join(dir, 'dovecot.conf');
-  writeFileSync(conf, config({ dir, port, idle, users, asRoot, me: userInfo().username }));
+  writeFileSync(conf, config({ dir, port, idle, users, asRoot, me: userInfo().username, oauth2 }));
 
   let child: ChildProcess | null = null;
   let exited: Promise<void> = Promise.resolve();
