@@ -218,6 +218,13 @@ export const SETTINGS = {
       '`implicit`: TLS from the first byte (port 993); `starttls`: upgrade a plain connection, refusing to go on without TLS; `none`: no TLS (loopback test servers only).',
     group: 'IMAP',
   }),
+  IMAP_CA_FILE: setting({
+    schema: z.string().min(1).optional(),
+    expects: 'the path of a PEM file with one or more CA certificates',
+    description:
+      'CA certificates trusted for the IMAP server besides the public ones: for a server with a private CA or a self-signed certificate. Certificates are always checked.',
+    group: 'IMAP',
+  }),
   IMAP_USER: setting({
     schema: z.string().min(1).optional(),
     expects: 'the login name, usually the full address',

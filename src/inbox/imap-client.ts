@@ -1,3 +1,4 @@
+import { rootCertificates } from 'node:tls';
 import { ImapFlow, type ImapFlowOptions, type Logger as ImapFlowLogger } from 'imapflow';
 import type { Logger } from '../shared/logger.js';
 import type { ImapSettings } from './imap-settings.js';
@@ -66,6 +67,8 @@ export function createImapClient(settings: ImapSettings, options: ImapClientOpti
     // cannot — never a silent fall back to cleartext. none: cleartext (loopback test servers).
     secure: settings.tls === 'implicit',
     doSTARTTLS: settings.tls === 'starttls' ? true : settings.tls === 'none' ? false : undefined,
+    // Node's `ca` replaces the public roots: IMAP_CA_FILE adds to them instead.
+    ...(settings.ca === null ? {} : { tls: { ca: [...rootCertificates, settings.ca] } }),
     auth,
     logger,
     clientInfo: { name: 'isw-ko' },

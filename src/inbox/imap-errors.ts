@@ -102,7 +102,7 @@ export function classifyImapError(
       cause: err,
       details,
       hint: certificate
-        ? "the server's certificate is not trusted (self-signed, expired or for another host name): use a certificate from a public CA, or add your CA with NODE_EXTRA_CA_CERTS"
+        ? "the server's certificate is not trusted (self-signed, expired or for another host name): use a certificate from a public CA, or set IMAP_CA_FILE to your CA's certificate (PEM)"
         : settings.tls === 'implicit'
           ? 'IMAP_TLS=implicit expects TLS from the first byte (port 993); for a plain port (143) set IMAP_TLS=starttls'
           : 'check IMAP_TLS and IMAP_PORT (implicit TLS on 993, STARTTLS on 143); with starttls the server must offer STARTTLS',

@@ -1,4 +1,5 @@
 import { createHash } from 'node:crypto';
+import { readFileSync } from 'node:fs';
 import { ConfigError, type ConfigProblem, type Env } from '../config/index.js';
 import type { OAuth2Settings } from './oauth2.js';
 import type { SenderPolicy } from './sender-policy.js';
@@ -25,6 +26,8 @@ export interface ImapSettings {
   readonly port: number;
   readonly tls: TlsMode;
   readonly auth: ImapAuth;
+  /** Extra trusted CA certificates (PEM, from IMAP_CA_FILE), or null for the public CAs only. */
+  readonly ca: string | null;
   /** The folder watched for new mail. */
   readonly mailbox: string;
   readonly processed: ProcessedAction;
@@ -106,12 +109,32 @@ export function imapSettingsFrom(env: Env): ImapSettings | null {
       expected: 'move:FOLDER with a folder other than IMAP_MAILBOX, or flag:NAME',
     });
   }
+  let ca: string | null = null;
+  if (env.IMAP_CA_FILE !== undefined) {
+    try {
+      ca = readFileSync(env.IMAP_CA_FILE, 'utf8');
+      if (!ca.includes('-----BEGIN CERTIFICATE-----')) {
+        problems.push({
+          variable: 'IMAP_CA_FILE',
+          problem: `${env.IMAP_CA_FILE} holds no PEM certificate`,
+          expected: 'a PEM file (-----BEGIN CERTIFICATE-----) with the CA of the IMAP server',
+        });
+      }
+    } catch (err) {
+      problems.push({
+        variable: 'IMAP_CA_FILE',
+        problem: `cannot read ${env.IMAP_CA_FILE}: ${err instanceof Error ? err.message : String(err)}`,
+        expected: 'the path of a readable PEM file',
+      });
+    }
+  }
   if (problems.length > 0) throw new ConfigError(problems);
   const user = env.IMAP_USER ?? '';
   return {
     host: env.IMAP_HOST,
     port: env.IMAP_PORT ?? (env.IMAP_TLS === 'implicit' ? 993 : 143),
     tls: env.IMAP_TLS,
+    ca,
     auth: oauthSet
       ? {
           user,

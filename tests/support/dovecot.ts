@@ -1,7 +1,7 @@
 // Test support: a private Dovecot (Debian's dovecot-imapd) per test file, on a loopback port
 // chosen at run time, with its own config, state, temporary mail store and user — no root-wide
 // configuration touched. Start/stop/kill/restart it, turn IDLE off, and append mail through imapflow.
-import { spawn, type ChildProcess } from 'node:child_process';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import {
   accessSync,
@@ -31,6 +31,12 @@ export interface DovecotOptions {
    * (PLAIN, LOGIN) keep working.
    */
   readonly oauth2?: DovecotOAuth2Options;
+  /**
+   * TLS: a certificate for 127.0.0.1 signed by a CA made for this instance (`caFile`), served on
+   * an implicit-TLS port (`tlsPort`, like 993) and as STARTTLS on the plain port (like 143).
+   * Plain logins stay allowed, so the other tests are unchanged.
+   */
+  readonly tls?: boolean;
 }
 
 export interface DovecotOAuth2Options {
@@ -50,6 +56,9 @@ export interface TestDovecot {
   readonly password: string;
   readonly dir: string;
   readonly idle: boolean;
+  /** With `tls`: the implicit-TLS port, and the PEM of the CA that signed the server's certificate. */
+  readonly tlsPort: number | null;
+  readonly caFile: string | null;
   /** Watcher settings for this server (flag mode, IDLE per server, 30 s poll) with overrides. */
   settings(overrides?: Partial<ImapSettings>): ImapSettings;
   /** A new mailbox with a unique name, for one test. */
@@ -138,6 +147,7 @@ function config(o: {
   me: string;
   /** The oauth2 passdb: its args file and the mechanisms it serves. */
   oauth2: { args: string; mechanisms: readonly string[] } | null;
+  tls: { port: number; cert: string; key: string } | null;
 }): string {
   const oauthMechs = o.oauth2?.mechanisms.join(' ') ?? '';
   const lines = [
@@ -146,7 +156,9 @@ function config(o: {
     `base_dir = ${o.dir}/run`,
     `state_dir = ${o.dir}/state`,
     `log_path = ${o.dir}/dovecot.log`,
-    'ssl = no',
+    ...(o.tls === null
+      ? ['ssl = no']
+      : ['ssl = yes', `ssl_cert = <${o.tls.cert}`, `ssl_key = <${o.tls.key}`, 'ssl_min_protocol = TLSv1.2']),
     'disable_plaintext_auth = no',
     `auth_mechanisms = plain login${oauthMechs === '' ? '' : ` ${oauthMechs}`}`,
     // Why a token was refused (inactive, wrong user, endpoint down) goes to the log.
@@ -180,7 +192,9 @@ function config(o: {
     `    port = ${o.port}`,
     '  }',
     '  inet_listener imaps {',
-    '    port = 0',
+    ...(o.tls === null
+      ? ['    port = 0']
+      : ['    address = 127.0.0.1', `    port = ${o.tls.port}`, '    ssl = yes']),
     '  }',
     '}',
     'service anvil {',
@@ -205,6 +219,74 @@ function config(o: {
     lines.push(`default_login_user = ${o.me}`, `default_internal_user = ${o.me}`);
   }
   return `${lines.join('\n')}\n`;
+}
+
+/**
+ * A CA and a server certificate for 127.0.0.1 (subjectAltName IP and DNS localhost) signed by it,
+ * made with the openssl CLI: a client trusts the server only when given the CA (`IMAP_CA_FILE`).
+ */
+function makeCertificates(dir: string): { cert: string; key: string; ca: string } {
+  const tlsDir = path.join(dir, 'tls');
+  mkdirSync(tlsDir, { recursive: true });
+  const f = (name: string): string => path.join(tlsDir, name);
+  const run = (args: string[]): void => {
+    const r = spawnSync('openssl', args, { encoding: 'utf8' });
+    if (r.error !== undefined || r.status !== 0) {
+      throw new Error(
+        `openssl ${args[0] ?? ''} failed: ${r.error?.message ?? r.stderr}. Install it: apt-get install openssl`,
+      );
+    }
+  };
+  run([
+    'req',
+    '-x509',
+    '-newkey',
+    'rsa:2048',
+    '-nodes',
+    '-days',
+    '2',
+    '-subj',
+    '/CN=isw-ko test CA',
+    '-keyout',
+    f('ca.key'),
+    '-out',
+    f('ca.pem'),
+  ]);
+  run([
+    'req',
+    '-newkey',
+    'rsa:2048',
+    '-nodes',
+    '-subj',
+    '/CN=127.0.0.1',
+    '-keyout',
+    f('server.key'),
+    '-out',
+    f('server.csr'),
+  ]);
+  writeFileSync(
+    f('ext.cnf'),
+    'subjectAltName = IP:127.0.0.1, DNS:localhost\nextendedKeyUsage = serverAuth\n',
+  );
+  run([
+    'x509',
+    '-req',
+    '-in',
+    f('server.csr'),
+    '-CA',
+    f('ca.pem'),
+    '-CAkey',
+    f('ca.key'),
+    '-CAcreateserial',
+    '-days',
+    '2',
+    '-extfile',
+    f('ext.cnf'),
+    '-out',
+    f('server.pem'),
+  ]);
+  // Dovecot's unprivileged login processes read the key only at start, as the master (root): fine.
+  return { cert: f('server.pem'), key: f('server.key'), ca: f('ca.pem') };
 }
 
 /**
@@ -260,7 +342,9 @@ export async function startTestDovecot(options: DovecotOptions = {}): Promise<Te
     oauth2 = { args, mechanisms: options.oauth2.mechanisms ?? ['xoauth2', 'oauthbearer'] };
   }
   const conf = path.join(dir, 'dovecot.conf');
-  writeFileSync(conf, config({ dir, port, idle, users, asRoot, me: userInfo().username, oauth2 }));
+  let tls: { port: number; cert: string; key: string; ca: string } | null = null;
+  if (options.tls === true) tls = { port: await freePort(), ...makeCertificates(dir) };
+  writeFileSync(conf, config({ dir, port, idle, users, asRoot, me: userInfo().username, oauth2, tls }));
 
   let child: ChildProcess | null = null;
   let exited: Promise<void> = Promise.resolve();
@@ -372,10 +456,13 @@ export async function startTestDovecot(options: DovecotOptions = {}): Promise<Te
     password,
     dir,
     idle,
+    tlsPort: tls?.port ?? null,
+    caFile: tls?.ca ?? null,
     settings: (overrides = {}) => ({
       host: '127.0.0.1',
       port,
       tls: 'none',
+      ca: null,
       auth: { user, pass: password },
       mailbox: 'INBOX',
       processed: { kind: 'flag', flag: 'IswKoProcessed' },

@@ -35,7 +35,7 @@ describe('classifyImapError', () => {
     expect(tls.hint).toContain('IMAP_TLS=starttls');
     const selfSigned = classifyImapError(err({ code: 'DEPTH_ZERO_SELF_SIGNED_CERT' }), SETTINGS);
     expect(selfSigned.code).toBe('IMAP_TLS');
-    expect(selfSigned.hint).toContain('NODE_EXTRA_CA_CERTS');
+    expect(selfSigned.hint).toContain('IMAP_CA_FILE');
     expect(classifyImapError(err({ code: 'GREETING_TIMEOUT' }), SETTINGS).code).toBe('IMAP_TIMEOUT');
     const missing = classifyImapError(err({ mailboxMissing: true }), SETTINGS);
     expect(missing).toMatchObject({ code: 'IMAP_MAILBOX', kind: 'user' });

@@ -36,6 +36,7 @@ describe('imapSettingsFrom', () => {
       host: 'imap.gmail.com',
       port: 993,
       tls: 'implicit',
+      ca: null,
       auth: { user: 'me@gmail.com', pass: 'app-pass-1234' },
       mailbox: 'INBOX',
       processed: { kind: 'flag', flag: 'IswKoProcessed' },
