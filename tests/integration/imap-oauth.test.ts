@@ -7,7 +7,7 @@ import { ImapFlow } from 'imapflow';
 import { Redis } from 'ioredis';
 import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { accessTokenProviderFor, ImapWatcher } from '../../src/inbox/index.js';
+import { accessTokenProviderFor, checkImap, ImapWatcher } from '../../src/inbox/index.js';
 import type { ImapSettings } from '../../src/inbox/imap-settings.js';
 import { iswMessage } from '../support/dkim.js';
 import { startTestDovecot, waitUntil, type TestDovecot } from '../support/dovecot.js';
@@ -314,4 +314,31 @@ describe('ImapWatcher with IMAP_OAUTH_* (refresh-token login)', () => {
       await redisServer.close();
     }
   }, 60_000);
+});
+
+describe('isw-ko doctor with IMAP_OAUTH_*', () => {
+  it('logs in with a refreshed token, and names IMAP_OAUTH_REFRESH_TOKEN when the grant is revoked', async () => {
+    const oauthSettings = {
+      tokenUrl: oauth.tokenUrl,
+      clientId: oauth.clientId,
+      clientSecret: oauth.clientSecret,
+      refreshToken: oauth.refreshToken,
+      scope: null,
+    };
+    const settings: ImapSettings = {
+      ...dovecot.settings(),
+      auth: { user: dovecot.user, oauth2: oauthSettings },
+    };
+    const logger = pino({ level: 'silent' });
+    const accessToken = accessTokenProviderFor(settings, { logger });
+    const ok = await checkImap(settings, accessToken === undefined ? {} : { accessToken });
+    expect(ok.ok, ok.message).toBe(true);
+
+    oauth.revokeRefreshToken();
+    const revoked = accessTokenProviderFor(settings, { logger });
+    const refused = await checkImap(settings, revoked === undefined ? {} : { accessToken: revoked });
+    expect(refused.ok).toBe(false);
+    expect(refused.message).toContain('invalid_grant');
+    expect(refused.hint).toContain('IMAP_OAUTH_REFRESH_TOKEN');
+  });
 });
