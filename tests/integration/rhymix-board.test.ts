@@ -470,6 +470,22 @@ describe('RhymixBoard: spam filter', () => {
     expect(s.bannedIps.size).toBe(0);
   });
 
+  it.each(['ko', 'en', 'ja'] as const)(
+    'tells "too soon" from "banned" in the site language %s (the ja warning names the ban too)',
+    async (language) => {
+      const s = await startServer({ spamWindowMs: 60_000 });
+      s.spamFilter = true;
+      s.spamLanguage = language;
+      const board = await connect(s, { minIntervalMs: 0 }, { spamWindowMs: 60_000 });
+      await board.upsert(makePost(), null);
+      await failure(board.upsert(makePost({ key: 'isw-ko-b', reportId: 'b' }), null), 'BOARD_SPAM_LIMITED');
+      await failure(board.upsert(makePost({ key: 'isw-ko-c', reportId: 'c' }), null), 'BOARD_SPAM_LIMITED');
+      expect(s.bannedIps.size).toBe(0);
+      await failure(board.upsert(makePost({ key: 'isw-ko-d', reportId: 'd' }), null), 'BOARD_IP_BANNED');
+      expect(s.bannedIps.size).toBe(1);
+    },
+  );
+
   it('says BOARD_IP_BANNED, with what to ask the board admin, when the spam filter banned this IP', async () => {
     const s = await startServer();
     s.spamFilter = true;

@@ -111,7 +111,23 @@ type Answer = Record<string, unknown> & { error: number; message: string };
 
 const OK_MESSAGE = 'success';
 /** Rhymix's msg_alert_registered_denied_ip (ko). */
-const DENIED_IP_MESSAGE = 'IP가 차단되었습니다. 사이트 관리자에게 문의 바랍니다.';
+/** Rhymix's spam filter texts (modules/spamfilter/lang) in the languages the adapter reads. */
+const SPAM_TEXTS = {
+  ko: {
+    denied: 'IP가 차단되었습니다. 사이트 관리자에게 문의 바랍니다.',
+    limited: (s: number) => `${s}초 이내에 연속 글 작성은 금지됩니다. 계속 시도하면 IP가 차단될 수 있습니다.`,
+  },
+  en: {
+    denied: 'Your IP address has been blocked for abuse. Please contact the administrator.',
+    limited: (s: number) =>
+      `Please do not post repeatedly within ${s} seconds. If you keep trying, your IP address will be blocked.`,
+  },
+  ja: {
+    denied: '禁止IPに登録され、サイト内で正常な活動が制限されています。管理者にお問い合わせください。',
+    limited: (s: number) =>
+      `${s}秒以内の書き込みは禁止されます。続けて行うとスパムとして認識され、禁止IPに登録されます。`,
+  },
+} as const;
 /** Rhymix's msg_security_violation: CSRF and unsafe request values. */
 const SECURITY_MESSAGE = '보안정책상 허용되지 않습니다.';
 const INVALID_REQUEST = '잘못된 요청입니다.';
@@ -176,6 +192,8 @@ export class RhymixTestServer {
   // ---- switches ----
   /** The spam filter is on. */
   spamFilter = false;
+  /** The site language of the spam filter's messages (Rhymix: the visitor's, default ko). */
+  spamLanguage: keyof typeof SPAM_TEXTS = 'ko';
   /** New documents and edits need a captcha (which a bot never has). */
   captcha = false;
   /** Members may write on the board; false: only managers may ("관리자만 사용할 수 있는 기능입니다"). */
@@ -693,7 +711,7 @@ export class RhymixTestServer {
     }
     // The spam filter's trigger: a banned IP is refused; only a new document (no document_srl at
     // all) is checked against the window; every write that gets here is logged.
-    if (this.bannedIps.has(ip)) return { error: -1, message: DENIED_IP_MESSAGE };
+    if (this.bannedIps.has(ip)) return { error: -1, message: SPAM_TEXTS[this.spamLanguage].denied };
     if (this.spamFilter) {
       const refusal = this.spamCheck(ip, srlField === 0);
       if (refusal !== null) return refusal;
@@ -752,13 +770,13 @@ export class RhymixTestServer {
     this.spamLog.set(ip, recent);
     if (isNew && recent.length >= 3) {
       this.bannedIps.add(ip);
-      return { error: -1, message: DENIED_IP_MESSAGE };
+      return { error: -1, message: SPAM_TEXTS[this.spamLanguage].denied };
     }
     recent.push(now);
     if (isNew && recent.length > 1) {
       return {
         error: -1,
-        message: `${Math.round(this.spamWindowMs / 1000)}초 이내에 연속 글 작성은 금지됩니다. 계속 시도하면 IP가 차단될 수 있습니다.`,
+        message: SPAM_TEXTS[this.spamLanguage].limited(Math.round(this.spamWindowMs / 1000)),
       };
     }
     return null;

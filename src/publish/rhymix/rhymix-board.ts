@@ -60,7 +60,9 @@ interface Attempt {
 const WRITE_ACT = 'procBoardInsertDocument';
 
 /** Rhymix's `msg_alert_registered_denied_ip` (modules/spamfilter/lang: ko, en, ja). */
-const IP_BANNED = /IP가 차단되었습니다|IP address has been blocked|禁止IPに登録され/;
+// Whole phrases: each language's "posted too soon" text warns of the ban in similar words
+// (ja: "…禁止IPに登録されます"), so the ban is told by what only its own text says.
+const IP_BANNED = /IP가 차단되었습니다|IP address has been blocked|禁止IPに登録され、/;
 /** Rhymix's `msg_alert_limited_by_config`, with its window in seconds (ko, en, ja). */
 const SPAM_WINDOW_SECONDS = [
   /(\d+)초 이내에 연속 글 작성은 금지/,
@@ -497,7 +499,11 @@ export class RhymixBoard implements BoardAdapter {
    */
   private spamRefusal(attempt: Attempt, byTiming: boolean): RhymixError | null {
     const answer = attempt.answer;
-    if (IP_BANNED.test(answer.message)) {
+    // "Too soon" first: its text mentions the ban it warns of.
+    const seconds = SPAM_WINDOW_SECONDS.map((re) => re.exec(answer.message)?.[1]).find(
+      (v) => v !== undefined,
+    );
+    if (seconds === undefined && IP_BANNED.test(answer.message)) {
       return this.refusal(
         'BOARD_IP_BANNED',
         WRITE_ACT,
@@ -505,9 +511,6 @@ export class RhymixBoard implements BoardAdapter {
         "the board's spam filter has banned this host's IP",
       );
     }
-    const seconds = SPAM_WINDOW_SECONDS.map((re) => re.exec(answer.message)?.[1]).find(
-      (v) => v !== undefined,
-    );
     if (seconds !== undefined) {
       return this.refusal(
         'BOARD_SPAM_LIMITED',
@@ -547,9 +550,7 @@ export class RhymixBoard implements BoardAdapter {
         'the board refused the post as unsafe (ERR_UNSAFE_VAR)',
       );
     }
-    // Only the first try's distance to the previous write says anything: the retry is always
-    // close to the first try, which the filter may have logged itself.
-    const spam = this.spamRefusal(second, false) ?? this.spamRefusal(first, true);
+    const spam = this.spamRefusal(second, false);
     if (spam !== null) return spam;
     if (this.category !== null) {
       const missing = await this.categoryGone().catch((err: unknown) => {
@@ -565,6 +566,10 @@ export class RhymixBoard implements BoardAdapter {
         );
       }
     }
+    // Last, when nothing else explains it: only the first try's distance to the previous write
+    // says anything (the retry is always close to the first try, which the filter may have logged).
+    const byTiming = this.spamRefusal(first, true);
+    if (byTiming !== null) return byTiming;
     return this.refusal(
       'BOARD_REJECTED',
       WRITE_ACT,
