@@ -189,12 +189,7 @@ export async function reprocess(
   from: ReprocessStage,
   options: { readonly notify?: NotifyReprocess } = {},
 ): Promise<string[]> {
-  const stored = await pipeline.store.getReport(reportId);
-  if (stored === null) {
-    throw new AdminError('REPORT_NOT_FOUND', `no report with id ${reportId}`, {
-      hint: 'report ids are listed on the admin reports page and in `isw-ko jobs list`',
-    });
-  }
+  await requireReport(pipeline, reportId);
   const stages = await pipeline.store.getStages(reportId);
   if (from === 'summarize') {
     const job = await failedJob(queueOf(pipeline, 'summarize'), [
@@ -243,7 +238,7 @@ export async function reprocess(
 }
 
 async function requireReport(pipeline: Pipeline, reportId: string): Promise<void> {
-  if ((await pipeline.store.getReport(reportId)) === null) {
+  if (!(await pipeline.store.hasReport(reportId))) {
     throw new AdminError('REPORT_NOT_FOUND', `no report with id ${reportId}`, {
       hint: 'report ids are listed on the admin reports page and in `isw-ko jobs list`',
     });
