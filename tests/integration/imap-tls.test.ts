@@ -8,7 +8,7 @@ import { ConfigError, loadEnv } from '../../src/config/index.js';
 import { checkImap, ImapWatcher, imapSettingsFrom } from '../../src/inbox/index.js';
 import type { ImapSettings } from '../../src/inbox/imap-settings.js';
 import { iswMessage } from '../support/dkim.js';
-import { startTestDovecot, waitUntil, type TestDovecot } from '../support/dovecot.js';
+import { ISW_UNVERIFIED, startTestDovecot, waitUntil, type TestDovecot } from '../support/dovecot.js';
 import { freshPrefix, startTestRedis, type TestRedis } from '../support/redis.js';
 
 let dovecot: TestDovecot;
@@ -58,13 +58,7 @@ describe('IMAP over TLS', () => {
     const delivered: string[] = [];
     const w = new ImapWatcher({
       settings: implicit({ mailbox }),
-      policy: {
-        mode: 'off',
-        allowlist: ['understandingwar.org'],
-        rewriteDomains: ['ccsend.com'],
-        trustedForwarders: [],
-        trustedAuthservIds: [],
-      },
+      policy: ISW_UNVERIFIED,
       redis,
       prefix: freshPrefix('tls'),
       logger: pino({ level: 'silent' }),

@@ -20,6 +20,7 @@ import path from 'node:path';
 import { ImapFlow } from 'imapflow';
 import { freePort } from '../../src/shared/redis-server.js';
 import type { ImapSettings } from '../../src/inbox/imap-settings.js';
+import type { SenderPolicy } from '../../src/inbox/sender-policy.js';
 
 export interface DovecotOptions {
   /** Advertise IDLE (default true). False: a server without IDLE, for the polling fallback. */
@@ -638,3 +639,15 @@ export function imapVars(dovecot: TestDovecot, mailbox: string): Record<string, 
     SENDER_TRUSTED_AUTHSERV: 'mx1.example.com',
   };
 }
+
+/**
+ * Mail from ISW's domain accepted without checking DKIM/SPF (SENDER_VERIFY=off): for tests of the
+ * connection itself (TLS, OAuth2), whose messages are unsigned fixtures.
+ */
+export const ISW_UNVERIFIED: SenderPolicy = {
+  mode: 'off',
+  allowlist: ['understandingwar.org'],
+  rewriteDomains: ['ccsend.com'],
+  trustedForwarders: [],
+  trustedAuthservIds: [],
+};
