@@ -13,7 +13,7 @@ export {
   type RunningAdminServer,
 } from './server.js';
 export { adminSettingsFrom, parseListen, type AdminSettings } from './admin-settings.js';
-export { Metrics, METRIC_PREFIX, withTimeout, type QueueCountsSource } from './metrics.js';
+export { Metrics, METRIC_PREFIX, type QueueCountsSource } from './metrics.js';
 export type { AdminProviders, QuarantineProvider, HeldMessageInfo, ImapStatusInfo } from './providers.js';
 export {
   listJobs,

@@ -1,5 +1,6 @@
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
 import type { JobFinishedEvent } from '../queue/pipeline.js';
+import { withTimeout } from '../shared/timeout.js';
 
 /** Prefix of every metric name, so isw-ko's series are easy to find beside other services'. */
 export const METRIC_PREFIX = 'isw_ko_';
@@ -115,21 +116,5 @@ export class Metrics {
   /** The exposition text and its content type, for `GET /metrics`. */
   async expose(): Promise<{ readonly contentType: string; readonly body: string }> {
     return { contentType: this.registry.contentType, body: await this.registry.metrics() };
-  }
-}
-
-/** The promise's value, or null when it takes longer than `ms` (the timer never keeps the process up). */
-export async function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T | null> {
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<null>((resolve) => {
-    timer = setTimeout(() => {
-      resolve(null);
-    }, ms);
-    timer.unref();
-  });
-  try {
-    return await Promise.race([promise, timeout]);
-  } finally {
-    clearTimeout(timer);
   }
 }

@@ -1,7 +1,8 @@
 import type { FastifyInstance } from 'fastify';
 import type { Pipeline } from '../queue/pipeline.js';
 import { bearerToken, secretsEqual } from './auth.js';
-import { withTimeout, type Metrics } from './metrics.js';
+import { withTimeout } from '../shared/timeout.js';
+import type { Metrics } from './metrics.js';
 import type { ImapStatusInfo } from './providers.js';
 import type { LoginRateLimiter } from './rate-limiter.js';
 

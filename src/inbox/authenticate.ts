@@ -1,5 +1,6 @@
 import { authenticate, type AuthenticateResult, type DNSResolver } from 'mailauth';
 import type { AuthVerdict, DkimOutcome, DmarcOutcome, SpfOutcome } from './auth-verdict.js';
+import { TIMED_OUT, within } from '../shared/timeout.js';
 
 /** A DNS lookup as mailauth calls it: `(name, 'TXT')` → records (TXT as arrays of strings). */
 export type DnsResolver = DNSResolver;
@@ -35,15 +36,8 @@ export function createVerifier(options: VerifierOptions = {}): Verifier {
   const authservId = options.authservId ?? 'isw-ko';
   const timeoutMs = options.timeoutMs ?? DEFAULT_TIMEOUT_MS;
   return async (raw: Buffer): Promise<AuthVerdict> => {
-    let timer: NodeJS.Timeout | undefined;
-    const timeout = new Promise<null>((resolve) => {
-      timer = setTimeout(() => {
-        resolve(null);
-      }, timeoutMs);
-      timer.unref();
-    });
     try {
-      const result = await Promise.race([
+      const result = await within(
         authenticate(raw, {
           trustReceived: true,
           mta: authservId,
@@ -51,9 +45,9 @@ export function createVerifier(options: VerifierOptions = {}): Verifier {
           disableBimi: true,
           ...(options.resolver === undefined ? {} : { resolver: options.resolver }),
         }),
-        timeout,
-      ]);
-      return result === null
+        timeoutMs,
+      );
+      return result === TIMED_OUT
         ? temporaryVerdict(authservId, `timed out after ${timeoutMs} ms`)
         : toVerdict(result, authservId);
     } catch (err) {
@@ -67,8 +61,6 @@ export function createVerifier(options: VerifierOptions = {}): Verifier {
         dmarc: { result: 'permerror', policy: null, domain: null },
         note: `unreadable: ${err instanceof Error ? err.message : String(err)}`,
       };
-    } finally {
-      clearTimeout(timer);
     }
   };
 }

@@ -1,6 +1,7 @@
 import { rootCertificates } from 'node:tls';
 import { ImapFlow, type ImapFlowOptions, type Logger as ImapFlowLogger } from 'imapflow';
 import type { Logger } from '../shared/logger.js';
+import { TIMED_OUT, within } from '../shared/timeout.js';
 import type { ImapSettings } from './imap-settings.js';
 
 export interface ImapClientOptions {
@@ -84,18 +85,7 @@ export function createImapClient(settings: ImapSettings, options: ImapClientOpti
  * past the deadline the caller treats the connection as dead and reconnects.
  */
 export async function withDeadline<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => {
-      const err = new Error(`${what} got no answer within ${ms} ms`) as Error & { code: string };
-      err.code = 'ETIMEOUT';
-      reject(err);
-    }, ms);
-    timer.unref();
-  });
-  try {
-    return await Promise.race([promise, timeout]);
-  } finally {
-    clearTimeout(timer);
-  }
+  const result = await within(promise, ms);
+  if (result !== TIMED_OUT) return result;
+  throw Object.assign(new Error(`${what} got no answer within ${ms} ms`), { code: 'ETIMEOUT' });
 }

@@ -1,4 +1,5 @@
 import { createHash } from 'node:crypto';
+import { TIMED_OUT, within } from '../shared/timeout.js';
 import { htmlToBlocks, textToBlocks, type Block } from './blocks.js';
 import { isoInZone, ISW_TIME_ZONE, parseDateLine, zonedIso } from './dates.js';
 import { cleanSubject, findInlineForward } from './forward.js';
@@ -48,15 +49,9 @@ export async function parseEmail(
       `the message has ${bytes.length} bytes, more than the limit of ${options.maxMessageBytes}`,
     );
   }
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => {
-      reject(new ParseError('PARSE_TIMEOUT', `parsing took longer than ${options.timeoutMs} ms`));
-    }, options.timeoutMs);
-    timer.unref();
-  });
+  let result: Report | typeof TIMED_OUT;
   try {
-    return await Promise.race([parseAt(bytes, options, 0), timeout]);
+    result = await within(parseAt(bytes, options, 0), options.timeoutMs);
   } catch (err) {
     if (err instanceof ParseError) throw err;
     throw new ParseError(
@@ -66,9 +61,10 @@ export async function parseEmail(
         cause: err,
       },
     );
-  } finally {
-    clearTimeout(timer);
   }
+  if (result === TIMED_OUT)
+    throw new ParseError('PARSE_TIMEOUT', `parsing took longer than ${options.timeoutMs} ms`);
+  return result;
 }
 
 async function parseAt(bytes: Buffer, options: ParseOptions, depth: number): Promise<Report> {

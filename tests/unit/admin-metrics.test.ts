@@ -1,6 +1,6 @@
 // Covers the Prometheus metrics: job counters and durations from pipeline events, the counters other parts increment, the queue gauge read at scrape time (and skipped when Redis hangs).
 import { expect, it } from 'vitest';
-import { Metrics, withTimeout } from '../../src/admin/metrics.js';
+import { Metrics } from '../../src/admin/metrics.js';
 
 it('counts finished jobs per queue and outcome, with their durations', async () => {
   const m = new Metrics({ defaultMetrics: false });
@@ -45,8 +45,3 @@ it('answers a scrape without the queue gauge when Redis does not answer', async 
   expect(Date.now() - started).toBeLessThan(5_000);
   expect(body).not.toMatch(/^isw_ko_queue_jobs\{/m);
 }, 10_000);
-
-it('withTimeout gives the value in time, else null', async () => {
-  expect(await withTimeout(Promise.resolve(1), 50)).toBe(1);
-  expect(await withTimeout(new Promise(() => undefined), 10)).toBeNull();
-});
