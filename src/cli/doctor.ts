@@ -64,20 +64,22 @@ export function formatDoctor(results: readonly DoctorCheck[]): string {
     .join('\n');
 }
 
+/** A doctor's Redis connection: one try, no reconnects, 3 s to connect — a check must not hang. */
+const PROBE_OPTIONS = {
+  lazyConnect: true,
+  maxRetriesPerRequest: 1,
+  retryStrategy: () => null,
+  connectTimeout: 3000,
+};
+
 /** A connection to the bot's Redis when it answers (REDIS_URL or the embedded server), else null. */
 async function reachableRedis(env: Env): Promise<Redis | null> {
   const socket = path.resolve(env.DATA_DIR, 'redis', 'redis.sock');
-  const options = {
-    lazyConnect: true,
-    maxRetriesPerRequest: 1,
-    retryStrategy: () => null,
-    connectTimeout: 3000,
-  };
   const redis =
     env.REDIS_URL !== undefined
-      ? new Redis(env.REDIS_URL, options)
+      ? new Redis(env.REDIS_URL, PROBE_OPTIONS)
       : (await answersPing({ path: socket }))
-        ? new Redis({ ...options, path: socket })
+        ? new Redis({ ...PROBE_OPTIONS, path: socket })
         : null;
   if (redis === null) return null;
   redis.on('error', () => undefined);
@@ -92,12 +94,7 @@ async function reachableRedis(env: Env): Promise<Redis | null> {
 
 async function checkRedis(env: Env): Promise<DoctorCheck> {
   if (env.REDIS_URL !== undefined) {
-    const redis = new Redis(env.REDIS_URL, {
-      lazyConnect: true,
-      maxRetriesPerRequest: 1,
-      retryStrategy: () => null,
-      connectTimeout: 3000,
-    });
+    const redis = new Redis(env.REDIS_URL, PROBE_OPTIONS);
     redis.on('error', () => undefined); // the failure is reported by ping below
     try {
       await redis.connect();
