@@ -9,8 +9,8 @@ import { createInterface } from 'node:readline';
 import { Queue, QueueEvents, Worker } from 'bullmq';
 import { parseOptionsFrom } from '../src/cli/context.js';
 import { parseEmail } from '../src/parse/index.js';
-import { FileBoard, LinkResolver, loadPostTemplates } from '../src/publish/index.js';
-import { BoardTarget, shortNamesFrom } from '../src/queue/board-target.js';
+import { publishTargets } from '../src/cli/app.js';
+import { FileBoard, loadPostTemplates } from '../src/publish/index.js';
 import { reportIdOf } from '../src/queue/names.js';
 import { DEFAULT_PROMPTS_DIR, DEFAULT_TEMPLATES_DIR } from '../src/shared/paths.js';
 import { createLogger } from '../src/shared/logger.js';
@@ -350,12 +350,9 @@ async function directStages(
     logger,
   });
   const templates = await loadPostTemplates(env.TEMPLATES_DIR ?? DEFAULT_TEMPLATES_DIR);
-  const target = new BoardTarget({
-    adapter: new FileBoard(path.join(dir, 'direct-board'), { templates, logger }),
-    templates,
-    resolver: new LinkResolver({ timeoutMs: 10_000, followRedirects: env.BOARD_RESOLVE_LINKS, logger }),
-    shortNameFor: shortNamesFrom(env.GENERIC_SOURCE_NAMES),
-  });
+  const board = new FileBoard(path.join(dir, 'direct-board'), { templates, logger });
+  const target = publishTargets([board], { env, templates, logger }).get(board.name);
+  if (target === undefined) throw new Error('no publish target for the direct file board');
   const parseOptions = parseOptionsFrom(env);
   const one = async (raw: Buffer): Promise<void> => {
     const report = await parseEmail(raw, parseOptions);

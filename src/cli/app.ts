@@ -162,6 +162,29 @@ export interface App {
 }
 
 /**
+ * One publish target per board adapter, sharing one link resolver (and its cache) and the
+ * generic sources' short names. Also what the pipeline bench publishes through.
+ */
+export function publishTargets(
+  adapters: readonly BoardAdapter[],
+  deps: { readonly env: Env; readonly templates: PostTemplates; readonly logger: Logger },
+): Map<string, PublishTarget> {
+  // BOARD_RESOLVE_LINKS=false: never contact the tracking host; ISW's own URL is used instead.
+  const resolver = new LinkResolver({
+    timeoutMs: 10_000,
+    followRedirects: deps.env.BOARD_RESOLVE_LINKS,
+    logger: deps.logger,
+  });
+  const shortNameFor = shortNamesFrom(deps.env.GENERIC_SOURCE_NAMES);
+  return new Map(
+    adapters.map((adapter) => [
+      adapter.name,
+      new BoardTarget({ adapter, templates: deps.templates, resolver, shortNameFor }),
+    ]),
+  );
+}
+
+/**
  * The composition root: the only place that turns configuration into objects. Config was
  * validated before this runs; nothing connects at import time.
  */
@@ -203,16 +226,8 @@ export async function startApp(env: Env, options: AppOptions): Promise<App> {
     },
   };
   const summarizer = new Summarizer({ client: createLlmClient(llm), settings: llm, prompts, ledger, logger });
-  // BOARD_RESOLVE_LINKS=false: never contact the tracking host; ISW's own URL is used instead.
-  const resolver = new LinkResolver({ timeoutMs: 10_000, followRedirects: env.BOARD_RESOLVE_LINKS, logger });
   const adapters = await publishAdapters(env, target, logger, templates);
-  const shortNameFor = shortNamesFrom(env.GENERIC_SOURCE_NAMES);
-  const targets = new Map<string, PublishTarget>(
-    adapters.list.map((adapter) => [
-      adapter.name,
-      new BoardTarget({ adapter, templates, resolver, shortNameFor }),
-    ]),
-  );
+  const targets = publishTargets(adapters.list, { env, templates, logger });
 
   const parseOptions = parseOptionsFrom(env);
   pipeline = await Pipeline.start({
