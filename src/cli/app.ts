@@ -120,12 +120,14 @@ async function publishAdapters(
 export async function connectRedis(
   env: Env,
   logger: Logger,
+  handlesSignals = false,
 ): Promise<{ target: RedisTarget; embedded: RunningRedis | null }> {
   if (env.REDIS_URL !== undefined) return { target: { url: env.REDIS_URL }, embedded: null };
   const embedded = await startRedisServer({
     bin: env.REDIS_SERVER_BIN,
     dir: path.join(env.DATA_DIR, 'redis'),
     logger,
+    ownProcessGroup: handlesSignals,
   });
   return { target: { socket: embedded.socket ?? '' }, embedded };
 }
@@ -141,6 +143,13 @@ export interface AppOptions {
   readonly backoffScale?: number;
   /** Prometheus metrics of this process; default: a new registry. */
   readonly metrics?: Metrics;
+  /**
+   * The caller shuts the app down itself on SIGINT/SIGTERM (`run`, `worker`): an embedded
+   * redis-server then runs in a process group of its own, so a Ctrl-C reaches only this process,
+   * which finishes its current jobs before stopping redis. Short commands leave it in ours, and
+   * a Ctrl-C stops both at once.
+   */
+  readonly handlesSignals?: boolean;
 }
 
 /** Everything `isw-ko run` / `isw-ko worker` runs, wired from the configuration. */
@@ -214,7 +223,7 @@ export async function startApp(env: Env, options: AppOptions): Promise<App> {
   const notifyReady = new Promise<NotifyWorkers>((resolve) => {
     resolveNotify = resolve;
   });
-  const { target, embedded } = await connectRedis(env, logger);
+  const { target, embedded } = await connectRedis(env, logger, options.handlesSignals === true);
 
   const metrics = options.metrics ?? new Metrics();
   let pipeline: Pipeline | null = null;

@@ -1,6 +1,7 @@
 import { Command, CommanderError } from 'commander';
 import { configTableMarkdown, describeEnv, loadEnv, type Env } from '../config/index.js';
 import { readFile } from 'node:fs/promises';
+import { constants as osConstants } from 'node:os';
 import { AppError } from '../shared/app-error.js';
 import type { Logger } from '../shared/logger.js';
 import { startHttp } from './admin-context.js';
@@ -49,7 +50,7 @@ export function buildProgram(env: () => Env): Command {
       'run everything in one process: inbox, all workers, the admin/public HTTP server on ADMIN_LISTEN (embedded Redis when REDIS_URL is unset)',
     )
     .action(async () => {
-      const app = await startApp(env(), { workers: WORKER_NAMES, inbox: true });
+      const app = await startApp(env(), { workers: WORKER_NAMES, inbox: true, handlesSignals: true });
       const http = await startHttp(app, 'full').catch(async (err: unknown) => {
         await app.close();
         throw err;
@@ -68,7 +69,11 @@ export function buildProgram(env: () => Env): Command {
       'serve /healthz, /readyz and /metrics here (no admin pages), e.g. 0.0.0.0:8787',
     )
     .action(async (opts: { queues: string; listen?: string }) => {
-      const app = await startApp(env(), { workers: parseQueues(opts.queues), inbox: false });
+      const app = await startApp(env(), {
+        workers: parseQueues(opts.queues),
+        inbox: false,
+        handlesSignals: true,
+      });
       const http =
         opts.listen === undefined
           ? null
@@ -150,19 +155,36 @@ async function closeAll(logger: Logger, steps: readonly (() => Promise<unknown>)
   }
 }
 
-/** Resolve on the first SIGINT or SIGTERM: the caller then shuts down gracefully. */
+/**
+ * Resolve on the first SIGINT, SIGTERM or SIGHUP (a closed terminal): the caller then shuts down
+ * gracefully. A second signal a moment later exits at once (the usual "press Ctrl-C again"): jobs
+ * still running are taken up again at the next start, and `exit` hooks still stop an embedded
+ * redis-server. One Ctrl-C under `npm start` arrives twice (from the terminal, and forwarded by
+ * npm), so a repeat within {@link REPEATED_SIGNAL_MS} is the same press, not a second one.
+ */
 function untilSignal(logger: Logger): Promise<void> {
   return new Promise((resolve) => {
+    let firstAt: number | null = null;
     const onSignal = (signal: NodeJS.Signals): void => {
-      logger.info({ signal }, 'shutting down: finishing current jobs');
-      process.off('SIGINT', onSignal);
-      process.off('SIGTERM', onSignal);
-      resolve();
+      if (firstAt === null) {
+        firstAt = Date.now();
+        logger.info({ signal }, 'shutting down: finishing current jobs (a second Ctrl-C exits at once)');
+        resolve();
+        return;
+      }
+      if (Date.now() - firstAt < REPEATED_SIGNAL_MS) {
+        logger.debug({ signal }, 'the same signal again (npm forwards it too); already shutting down');
+        return;
+      }
+      logger.warn({ signal }, 'second signal: exiting now; unfinished jobs run again at the next start');
+      process.exit(128 + osConstants.signals[signal]);
     };
-    process.on('SIGINT', onSignal);
-    process.on('SIGTERM', onSignal);
+    for (const signal of SHUTDOWN_SIGNALS) process.on(signal, onSignal);
   });
 }
+
+const SHUTDOWN_SIGNALS: readonly NodeJS.Signals[] = ['SIGINT', 'SIGTERM', 'SIGHUP'];
+const REPEATED_SIGNAL_MS = 1000;
 
 /** Run the CLI; turns every known error into one clear line and an exit code. */
 export async function main(argv: readonly string[]): Promise<number> {

@@ -15,6 +15,14 @@ export interface RedisServerOptions {
   readonly logger?: Logger;
   /** How long to wait for "Ready to accept connections". */
   readonly startTimeoutMs?: number;
+  /**
+   * Run redis-server in a session and process group of its own. A terminal's Ctrl-C goes to the
+   * whole foreground process group (so do `timeout` and a group kill): in ours, redis-server would
+   * exit at once while isw-ko is still finishing its current jobs, which then cannot be recorded.
+   * Apart, only isw-ko gets the signal and stops redis last. If isw-ko exits without stopping it,
+   * an `exit` hook does; only a SIGKILL leaves it running, and the next start reuses it.
+   */
+  readonly ownProcessGroup?: boolean;
 }
 
 /** A private redis-server: where it listens, and how to stop it. */
@@ -75,7 +83,9 @@ export async function startRedisServer(options: RedisServerOptions): Promise<Run
     'warning',
   ];
   if (socket !== null) args.push('--unixsocket', socket, '--unixsocketperm', '700');
-  const child = spawn(options.bin, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+  const ownGroup = options.ownProcessGroup === true;
+  const child = spawn(options.bin, args, { stdio: ['ignore', 'pipe', 'pipe'], detached: ownGroup });
+  if (ownGroup) stopOnExit(child);
   await waitReady(child, options, socket !== null ? { path: socket } : { host: '127.0.0.1', port });
   options.logger?.info(
     { pid: child.pid, port: port === 0 ? null : port, socket },
@@ -162,6 +172,17 @@ async function waitReady(
     }
     await new Promise((r) => setTimeout(r, 25));
   }
+}
+
+/** SIGTERM the child when this process exits (synchronously: `exit` listeners cannot wait). */
+function stopOnExit(child: ChildProcess): void {
+  const onExit = (): void => {
+    child.kill('SIGTERM');
+  };
+  process.once('exit', onExit);
+  child.once('exit', () => {
+    process.off('exit', onExit);
+  });
 }
 
 async function stopChild(child: ChildProcess): Promise<void> {
