@@ -3,6 +3,7 @@ import { configTableMarkdown, describeEnv, loadEnv, type Env } from '../config/i
 import { readFile } from 'node:fs/promises';
 import { constants as osConstants } from 'node:os';
 import { AppError } from '../shared/app-error.js';
+import { describeFileError } from '../shared/fs-errors.js';
 import type { Logger } from '../shared/logger.js';
 import { startHttp } from './admin-context.js';
 import { startApp, WORKER_NAMES, type WorkerName } from './app.js';
@@ -197,6 +198,12 @@ export async function main(argv: readonly string[]): Promise<number> {
     if (err instanceof CommanderError) return err.exitCode;
     if (err instanceof AppError) {
       process.stderr.write(`isw-ko: ${err.name} ${err.code}: ${err.describe()}\n`);
+      return 1;
+    }
+    // A folder the bot cannot write (wrong owner, read-only, full) is a setup problem, not a bug.
+    const fileProblem = describeFileError(err);
+    if (fileProblem !== null) {
+      process.stderr.write(`isw-ko: ${fileProblem}\n`);
       return 1;
     }
     process.stderr.write(

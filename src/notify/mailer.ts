@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { mkdir, open, rename, rm } from 'node:fs/promises';
 import path from 'node:path';
 import nodemailer, { type SendMailOptions } from 'nodemailer';
+import { CONFIG_ERRNOS } from '../shared/fs-errors.js';
 import type { Logger } from '../shared/logger.js';
 import { NotifyError } from './notify-error.js';
 
@@ -197,9 +198,6 @@ export interface OutboxMailerOptions {
   /** OUTBOX_DIR (default DATA_DIR/outbox). */
   readonly dir: string;
 }
-
-// File-system errors an operator has to fix; others (ENOSPC, EIO, EMFILE) may pass.
-const CONFIG_ERRNOS = new Set(['EACCES', 'EPERM', 'EROFS', 'ENOTDIR', 'EISDIR', 'ENAMETOOLONG', 'ELOOP']);
 
 /**
  * The embedded default with no SMTP server: every message is built by nodemailer exactly as it

@@ -3,6 +3,7 @@ import { mkdir, open, readdir, readFile, rm, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { z } from 'zod';
+import { CONFIG_ERRNOS, errnoOf } from '../shared/fs-errors.js';
 import type { Logger } from '../shared/logger.js';
 import { writeFileAtomic } from './atomic-write.js';
 import type { BoardAdapter, PublishedRef } from './board-adapter.js';
@@ -67,8 +68,6 @@ function safeJson(text: string): unknown {
 const PLAIN_ID = /^[a-z0-9][a-z0-9_-]{0,99}$/;
 // A rebuild takes milliseconds; an index lock this old was left by a process killed while holding it.
 const INDEX_LOCK_STALE_MS = 10_000;
-// Error codes of a directory that cannot work until the operator fixes it; others may pass (ENOSPC, EIO, EMFILE).
-const CONFIG_ERRNOS = new Set(['EACCES', 'EPERM', 'EROFS', 'ENOTDIR', 'EISDIR', 'ENAMETOOLONG', 'ELOOP']);
 
 /**
  * The embedded default board: posts as files an operator can open in a browser.
@@ -183,7 +182,7 @@ export class FileBoard implements BoardAdapter {
     try {
       names = await readdir(this.postsDir);
     } catch (err) {
-      if (errno(err) === 'ENOENT') return [];
+      if (errnoOf(err) === 'ENOENT') return [];
       throw fsError(err, 'list the posts in', this.postsDir);
     }
     const records: StoredPost[] = [];
@@ -266,7 +265,7 @@ export class FileBoard implements BoardAdapter {
     try {
       text = await readFile(file, 'utf8');
     } catch (err) {
-      if (errno(err) === 'ENOENT') return null;
+      if (errnoOf(err) === 'ENOENT') return null;
       throw fsError(err, 'read', file);
     }
     const parsed = manifestSchema.safeParse(safeJson(text));
@@ -283,7 +282,7 @@ export class FileBoard implements BoardAdapter {
     try {
       text = await readFile(file, 'utf8');
     } catch (err) {
-      if (errno(err) === 'ENOENT') return null;
+      if (errnoOf(err) === 'ENOENT') return null;
       throw fsError(err, 'read', file);
     }
     let parsed: unknown;
@@ -362,14 +361,14 @@ export class FileBoard implements BoardAdapter {
         await (await open(lock, 'wx')).close();
         break;
       } catch (err) {
-        if (errno(err) !== 'EEXIST') throw fsError(err, 'create', lock);
+        if (errnoOf(err) !== 'EEXIST') throw fsError(err, 'create', lock);
       }
       let heldSinceMs: number | null = null;
       try {
         heldSinceMs = (await stat(lock)).mtimeMs;
       } catch (err) {
         // Released between our attempt and the stat: try again at once.
-        if (errno(err) !== 'ENOENT') throw fsError(err, 'stat', lock);
+        if (errnoOf(err) !== 'ENOENT') throw fsError(err, 'stat', lock);
       }
       if (heldSinceMs !== null && Date.now() - heldSinceMs > INDEX_LOCK_STALE_MS) {
         this.options.logger?.warn({ file: lock }, 'removing a stale index lock left by a stopped process');
@@ -398,13 +397,9 @@ export class FileBoard implements BoardAdapter {
   }
 }
 
-function errno(err: unknown): string | undefined {
-  return err instanceof Error && 'code' in err && typeof err.code === 'string' ? err.code : undefined;
-}
-
 function fsError(err: unknown, action: string, file: string): PublishError {
   if (err instanceof PublishError) return err;
-  const code = errno(err);
+  const code = errnoOf(err);
   return new PublishError(
     code !== undefined && CONFIG_ERRNOS.has(code) ? 'BOARD_MISCONFIGURED' : 'BOARD_UNAVAILABLE',
     `cannot ${action} ${file}: ${err instanceof Error ? err.message : String(err)}`,

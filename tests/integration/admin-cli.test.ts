@@ -5,6 +5,7 @@ import { Command } from 'commander';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { App } from '../../src/cli/app.js';
 import { registerJobCommands } from '../../src/cli/jobs.js';
+import type { PostRecord } from '../../src/queue/store.js';
 import { isAppError } from '../../src/shared/app-error.js';
 import { readFixture, REPO_ROOT } from '../support/fixtures.js';
 import { startHarness, waitFor, type PipelineHarness } from '../support/pipeline.js';
@@ -52,6 +53,20 @@ async function inProcess(...args: string[]): Promise<string> {
   });
   await program.parseAsync(args, { from: 'user' });
   return out;
+}
+
+/**
+ * The one report on the board once its publication is recorded: the board writes its file before
+ * the publish job records the post in Redis, and the commands under test read that record.
+ */
+async function published(): Promise<{ reportId: string; post: PostRecord }> {
+  await waitFor('the post', () => h.posts().length === 1);
+  const reportId = (h.posts()[0]?.key ?? '').replace('isw-ko-', '');
+  const post = await waitFor(
+    'the post record',
+    async () => (await app.pipeline.store.getPost(reportId, 'file')) ?? undefined,
+  );
+  return { reportId, post };
 }
 
 /** Queue a fixture with the LLM answering 500 to every attempt; resolves with its failed job. */
@@ -117,9 +132,7 @@ describe('isw-ko jobs', () => {
 describe('isw-ko reprocess', () => {
   it('re-runs a published report from summarize and from publish, editing its one post', async () => {
     await app.pipeline.enqueueEmail(readFixture('isw-roca-2025-03-02.eml'), { kind: 'cli', ref: 'ok' });
-    await waitFor('the post', () => h.posts().length === 1);
-    const reportId = (h.posts()[0]?.key ?? '').replace('isw-ko-', '');
-    const first = await app.pipeline.store.getPost(reportId, 'file');
+    const { reportId, post: first } = await published();
     const summary = await app.pipeline.store.getSummary(reportId);
     const chats = (): number => h.llm.requests.filter((r) => r.path.endsWith('/chat/completions')).length;
     const chatsBefore = chats();
@@ -135,7 +148,7 @@ describe('isw-ko reprocess', () => {
     expect((await app.pipeline.store.getSummary(reportId))?.createdAt).not.toBe(summary?.createdAt);
 
     const fromPublish = await inProcess('reprocess', reportId, '--from', 'publish');
-    expect(fromPublish).toContain(`publish to file: queued (edits ${first?.url ?? '∅'})`);
+    expect(fromPublish).toContain(`publish to file: queued (edits ${first.url})`);
     await waitFor(
       'the post edited again',
       async () => (await app.pipeline.store.getPost(reportId, 'file'))?.revisions === 3,
@@ -143,7 +156,7 @@ describe('isw-ko reprocess', () => {
     // No new summary for a re-post, and still one post, the same one.
     expect(chats()).toBe(chatsBefore + 1);
     const last = await app.pipeline.store.getPost(reportId, 'file');
-    expect(last?.id).toBe(first?.id);
+    expect(last?.id).toBe(first.id);
     expect(h.posts()).toHaveLength(1);
     expect(await app.pipeline.queues.publish.getFailed()).toHaveLength(0);
   });
@@ -209,8 +222,7 @@ describe('isw-ko hold / unhold', () => {
 
   it('holds a published report: its post stays up but is not edited until released', async () => {
     await app.pipeline.enqueueEmail(readFixture('isw-roca-2025-03-02.eml'), { kind: 'cli', ref: 'ok' });
-    await waitFor('the post', () => h.posts().length === 1);
-    const reportId = (h.posts()[0]?.key ?? '').replace('isw-ko-', '');
+    const { reportId } = await published();
     expect(await inProcess('hold', reportId)).toBe(
       `${reportId}: held: already posted on file; those posts stay up but are not edited until released\n`,
     );

@@ -1,7 +1,7 @@
-// Covers `isw-ko run` on embedded Redis stopped from a terminal: Ctrl-C (SIGINT to the whole process group) lets the job in flight finish before the embedded redis-server stops; a second Ctrl-C exits at once and still stops redis.
+// Covers `isw-ko run` on embedded defaults as a terminal sees it: Ctrl-C (SIGINT to the whole process group) lets the job in flight finish before the embedded redis-server stops; a second Ctrl-C exits at once and still stops redis; a DATA_DIR it cannot write is one clear line.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
-import { copyFile, rename } from 'node:fs/promises';
+import { copyFile, rename, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterEach, beforeEach, expect, it } from 'vitest';
@@ -130,4 +130,24 @@ it('takes a Ctrl-C delivered twice (terminal and npm) as one, and exits at once 
   expect(run.output().match(/shutting down: finishing current jobs/g)).toHaveLength(1);
   expect(run.output()).toContain('second signal: exiting now');
   await waitFor('the embedded redis-server to exit', () => !alive(run.redisPid), 5000);
+});
+
+it('says which folder it cannot write, and how to fix it, instead of a stack trace', async () => {
+  const notAFolder = path.join(dir, 'a-file');
+  await writeFile(notAFolder, 'x');
+  const env: NodeJS.ProcessEnv = { ...process.env, DATA_DIR: path.join(notAFolder, 'data') };
+  delete env['REDIS_URL'];
+  const started = spawn(process.execPath, [path.join(REPO_ROOT, 'bin/isw-ko.js'), 'run'], {
+    cwd: dir,
+    env,
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let stderr = '';
+  started.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+  const code = await new Promise<number | null>((resolve) => started.once('exit', resolve));
+  expect(code).toBe(1);
+  expect(stderr).toContain(`cannot mkdir ${path.join(notAFolder, 'data')}`);
+  expect(stderr).toContain('(ENOTDIR) — point DATA_DIR');
+  expect(stderr).not.toContain('a bug');
+  expect(stderr).not.toMatch(/\n\s+at /); // no stack trace
 });
