@@ -410,7 +410,11 @@ describe('pages and buttons', () => {
     expect(release.headers.get('location')).toBe('/admin/quarantine?notice=unheld');
     await waitFor('the post after the release', () => h.posts().length === before + 1);
     expect(await app.pipeline.holds.list()).toEqual([]);
-    expect((await app.pipeline.store.getStages(reportId)).publish?.state).toBe('done');
+    // The board writes the post file before the job records its stage: wait for that too.
+    await waitFor(
+      'the publish stage done',
+      async () => (await app.pipeline.store.getStages(reportId)).publish?.state === 'done',
+    );
     // Releasing again says it is not held (the API answers with the error's code).
     const again = await fetch(`${admin.url}/admin/api/reports/${reportId}/unhold`, {
       method: 'POST',
