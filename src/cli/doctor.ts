@@ -6,6 +6,7 @@ import { pino } from 'pino';
 import type { Env } from '../config/index.js';
 import { loadPostTemplates } from '../publish/index.js';
 import { checkAdmin } from '../admin/check-admin.js';
+import { checkMail } from '../notify/check-mail.js';
 import { accessTokenProviderFor, checkImap, imapSettingsFrom, senderPolicyFrom } from '../inbox/index.js';
 import { checkRhymix, rhymixSettingsFrom } from '../publish/rhymix/index.js';
 import { webhookSettingsFrom } from '../publish/webhook/index.js';
@@ -33,6 +34,7 @@ export const CHECKS: readonly Check[] = [
   checkWebhookPart,
   checkImapPart,
   checkInbox,
+  checkMail,
   checkAdmin,
 ];
 
