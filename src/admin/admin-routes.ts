@@ -4,7 +4,6 @@ import { BullMQAdapter } from '@bull-board/api/bullMQAdapter';
 import { FastifyAdapter } from '@bull-board/fastify';
 import type { Queue } from 'bullmq';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import { QUEUE_NAMES, type QueueName } from '../queue/names.js';
 import type { Pipeline } from '../queue/pipeline.js';
 import { isAppError } from '../shared/app-error.js';
 import type { Logger } from '../shared/logger.js';
@@ -15,6 +14,8 @@ import { bearerToken, secretsEqual, type Session, type SessionAuth } from './aut
 import {
   holdReport,
   LISTABLE_STATES,
+  adminQueues,
+  jobCounts,
   listJobs,
   oneOf,
   releaseReport,
@@ -298,7 +299,7 @@ export async function adminRoutes(app: FastifyInstance, o: AdminRoutesOptions): 
     const page = pageNumber(field(req.query, 'page'));
     const [{ rows, hasNext }, counts, rejections, quarantined, tokensThisMonth, holds] = await Promise.all([
       o.data.list(page),
-      o.pipeline.counts(),
+      jobCounts(o.pipeline, o.providers.extraQueues),
       o.pipeline.store.listRejections(),
       o.providers.quarantine === undefined
         ? Promise.resolve(0)
@@ -309,11 +310,11 @@ export async function adminRoutes(app: FastifyInstance, o: AdminRoutesOptions): 
     return render(reply, 200, 'reports', {
       page: pageBase(req, '보고서', 'reports'),
       reports: rows,
-      queues: QUEUE_NAMES.map((name) => ({
+      queues: Object.entries(counts).map(([name, c]) => ({
         name,
-        failed: counts[name].failed ?? 0,
-        waiting: (counts[name].waiting ?? 0) + (counts[name].prioritized ?? 0) + (counts[name].delayed ?? 0),
-        active: counts[name].active ?? 0,
+        failed: c.failed ?? 0,
+        waiting: (c.waiting ?? 0) + (c.prioritized ?? 0) + (c.delayed ?? 0),
+        active: c.active ?? 0,
       })),
       quarantined,
       heldReports: holds.length,
@@ -407,15 +408,22 @@ export async function adminRoutes(app: FastifyInstance, o: AdminRoutesOptions): 
 
   // --- jobs
 
-  const jobsQuery = (req: FastifyRequest): { state: ListableState; queue: QueueName | undefined } => {
+  // The stage queues and the notify queues: failed mail is listed and retried like a failed summary.
+  const extraQueues = o.providers.extraQueues ?? [];
+  const queueNames = [...adminQueues(o.pipeline, extraQueues).keys()];
+  const jobsQuery = (req: FastifyRequest): { state: ListableState; queue: string | undefined } => {
     const state = oneOf('state', field(req.query, 'state') ?? 'failed', LISTABLE_STATES);
     const q = field(req.query, 'queue');
-    return { state, queue: q === undefined || q === '' ? undefined : oneOf('queue', q, QUEUE_NAMES) };
+    return { state, queue: q === undefined || q === '' ? undefined : oneOf('queue', q, queueNames) };
   };
 
   app.get('/jobs', async (req, reply) => {
     const { state, queue } = jobsQuery(req);
-    const jobs = await listJobs(o.pipeline, { state, ...(queue === undefined ? {} : { queue }) });
+    const jobs = await listJobs(o.pipeline, {
+      state,
+      extraQueues,
+      ...(queue === undefined ? {} : { queue }),
+    });
     const now = o.clock();
     const href = (s: string, q: string | undefined): string =>
       `/admin/jobs?state=${s}${q === undefined ? '' : `&queue=${q}`}`;
@@ -426,7 +434,7 @@ export async function adminRoutes(app: FastifyInstance, o: AdminRoutesOptions): 
       states: LISTABLE_STATES.map((s) => ({ label: stateLabel(s), href: href(s, queue), here: s === state })),
       queues: [
         { label: '전체', href: href(state, undefined), here: queue === undefined },
-        ...QUEUE_NAMES.map((q) => ({ label: q, href: href(state, q), here: q === queue })),
+        ...queueNames.map((q) => ({ label: q, href: href(state, q), here: q === queue })),
       ],
       jobs: jobs.map((j) => ({
         ...j,
@@ -439,15 +447,17 @@ export async function adminRoutes(app: FastifyInstance, o: AdminRoutesOptions): 
 
   app.get('/api/jobs', async (req) => {
     const { state, queue } = jobsQuery(req);
-    return { jobs: await listJobs(o.pipeline, { state, ...(queue === undefined ? {} : { queue }) }) };
+    return {
+      jobs: await listJobs(o.pipeline, { state, extraQueues, ...(queue === undefined ? {} : { queue }) }),
+    };
   });
 
   const retryAction = async (
     req: FastifyRequest<{ Params: { queue: string; id: string } }>,
     reply: FastifyReply,
   ) => {
-    const queue = oneOf('queue', req.params.queue, QUEUE_NAMES);
-    const done = await retryJob(o.pipeline, req.params.id, queue);
+    const queue = oneOf('queue', req.params.queue, queueNames);
+    const done = await retryJob(o.pipeline, req.params.id, queue, extraQueues);
     log.info({ ...done, by: principals.get(req)?.kind }, 'admin retried a job');
     if (isApi(req)) return reply.send({ ok: true, ...done });
     return reply.redirect(`/admin/jobs?state=failed&queue=${queue}&notice=retried`, 303);
@@ -521,10 +531,7 @@ export async function adminRoutes(app: FastifyInstance, o: AdminRoutesOptions): 
 
   const serverAdapter = new FastifyAdapter();
   serverAdapter.setBasePath(BULL_BOARD_PATH);
-  const queues: Queue[] = [
-    ...QUEUE_NAMES.map((n) => o.pipeline.queues[n] as Queue),
-    ...(o.providers.extraQueues ?? []),
-  ];
+  const queues: Queue[] = [...adminQueues(o.pipeline, extraQueues).values()];
   createBullBoard({
     queues: queues.map((q) => new BullMQAdapter(q)),
     serverAdapter,

@@ -1,5 +1,5 @@
 import type { Job, JobState, Queue } from 'bullmq';
-import { jobIds, QUEUE_NAMES, type QueueName } from '../queue/names.js';
+import { jobIds, QUEUE_NAMES } from '../queue/names.js';
 import type { Pipeline } from '../queue/pipeline.js';
 import { AdminError } from './admin-error.js';
 
@@ -25,7 +25,8 @@ export type ReprocessStage = (typeof REPROCESS_STAGES)[number];
 
 /** One job as `isw-ko jobs list` and the jobs page show it. */
 export interface JobRow {
-  readonly queue: QueueName;
+  /** A stage queue, or a notify queue (`notify`, `notify-send`). */
+  readonly queue: string;
   readonly id: string;
   readonly state: ListableState;
   /** The report the job is about (summarize, publish), else null (ingest: not parsed yet). */
@@ -49,9 +50,41 @@ export function oneOf<T extends string>(what: string, value: string, allowed: re
   });
 }
 
-/** A stage's queue as a plain BullMQ queue (the payload type does not matter to admin actions). */
-function queueOf(pipeline: Pipeline, name: QueueName): Queue {
-  return pipeline.queues[name];
+/**
+ * The queues admin job actions reach, by name: the pipeline's stage queues, then the others this
+ * process has wired in (the notify stage's fan-out and send queues), so failed mail is listed and
+ * retried like a failed summary. Plain BullMQ queues: the payload type does not matter here.
+ */
+export function adminQueues(pipeline: Pipeline, extra: readonly Queue[] = []): ReadonlyMap<string, Queue> {
+  const queues = new Map<string, Queue>(QUEUE_NAMES.map((name) => [name, pipeline.queues[name] as Queue]));
+  for (const queue of extra) queues.set(queue.name, queue);
+  return queues;
+}
+
+/** The queues named, or all of them; an unknown name is a BAD_ARGUMENT listing the known ones. */
+function pick(queues: ReadonlyMap<string, Queue>, name: string | undefined): [string, Queue][] {
+  if (name === undefined) return [...queues];
+  const queue = queues.get(oneOf('queue', name, [...queues.keys()]));
+  return queue === undefined ? [] : [[name, queue]];
+}
+
+/** Job counts per queue and state, every queue of {@link adminQueues}. */
+export async function jobCounts(
+  pipeline: Pipeline,
+  extraQueues: readonly Queue[] = [],
+): Promise<Record<string, Record<string, number>>> {
+  const out: Record<string, Record<string, number>> = await pipeline.counts();
+  for (const queue of extraQueues) {
+    out[queue.name] = await queue.getJobCounts(
+      'waiting',
+      'active',
+      'delayed',
+      'completed',
+      'failed',
+      'prioritized',
+    );
+  }
+  return out;
 }
 
 /**
@@ -60,25 +93,37 @@ function queueOf(pipeline: Pipeline, name: QueueName): Queue {
  */
 export async function listJobs(
   pipeline: Pipeline,
-  options: { readonly state: ListableState; readonly queue?: QueueName; readonly limit?: number },
+  options: {
+    readonly state: ListableState;
+    readonly queue?: string;
+    readonly limit?: number;
+    /** More queues than the pipeline's (see {@link adminQueues}). */
+    readonly extraQueues?: readonly Queue[];
+  },
 ): Promise<JobRow[]> {
   const limit = options.limit ?? 100;
-  const names = options.queue === undefined ? QUEUE_NAMES : [options.queue];
   const rows: JobRow[] = [];
-  for (const name of names) {
-    const jobs = await queueOf(pipeline, name).getJobs([options.state], 0, limit - 1);
+  for (const [name, queue] of pick(adminQueues(pipeline, options.extraQueues), options.queue)) {
+    const jobs = await queue.getJobs([options.state], 0, limit - 1);
     for (const job of jobs) rows.push(await rowOf(pipeline, name, options.state, job));
   }
   return rows.sort((a, b) => b.createdAt - a.createdAt).slice(0, limit);
 }
 
-async function rowOf(pipeline: Pipeline, queue: QueueName, state: ListableState, job: Job): Promise<JobRow> {
+async function rowOf(pipeline: Pipeline, queue: string, state: ListableState, job: Job): Promise<JobRow> {
   const data: unknown = job.data;
-  const reportId = stringField(data, 'reportId');
+  // A send job (notify) names its subscriber and the reports of its digest.
+  const subscriberId = stringField(data, 'subscriberId');
+  const reportIds = arrayField(data, 'reportIds');
+  const reportId = stringField(data, 'reportId') ?? (reportIds.length === 1 ? (reportIds[0] ?? null) : null);
   let title: string;
   if (reportId !== null) {
     const stored = await pipeline.store.getReport(reportId);
     title = stored?.report.title ?? `(report ${reportId} is not in the store)`;
+    if (subscriberId !== null) title = `${title} → subscriber ${subscriberId}`;
+  } else if (subscriberId !== null) {
+    const digest = stringField(data, 'digestId') ?? '?';
+    title = `(digest ${digest}, ${reportIds.length} reports) → subscriber ${subscriberId}`;
   } else {
     const emailId = stringField(data, 'emailId');
     const origin: unknown =
@@ -102,6 +147,12 @@ async function rowOf(pipeline: Pipeline, queue: QueueName, state: ListableState,
   };
 }
 
+function arrayField(value: unknown, field: string): string[] {
+  if (typeof value !== 'object' || value === null || !(field in value)) return [];
+  const v = (value as Record<string, unknown>)[field];
+  return Array.isArray(v) ? v.filter((x): x is string => typeof x === 'string') : [];
+}
+
 function stringField(value: unknown, field: string): string | null {
   if (typeof value !== 'object' || value === null || !(field in value)) return null;
   const v = (value as Record<string, unknown>)[field];
@@ -118,11 +169,10 @@ function stringField(value: unknown, field: string): string | null {
 export async function retryJob(
   pipeline: Pipeline,
   id: string,
-  queue?: QueueName,
-): Promise<{ readonly queue: QueueName; readonly id: string }> {
-  const names = queue === undefined ? QUEUE_NAMES : [queue];
-  for (const name of names) {
-    const q = queueOf(pipeline, name);
+  queue?: string,
+  extraQueues: readonly Queue[] = [],
+): Promise<{ readonly queue: string; readonly id: string }> {
+  for (const [name, q] of pick(adminQueues(pipeline, extraQueues), queue)) {
     const job = await q.getJob(id);
     if (job === undefined) continue;
     const state = await job.getState();
@@ -140,11 +190,13 @@ export async function retryJob(
 }
 
 /** Retry every failed job of one stage queue (or of all of them). Returns how many were retried. */
-export async function retryAllFailed(pipeline: Pipeline, queue?: QueueName): Promise<number> {
-  const names = queue === undefined ? QUEUE_NAMES : [queue];
+export async function retryAllFailed(
+  pipeline: Pipeline,
+  queue?: string,
+  extraQueues: readonly Queue[] = [],
+): Promise<number> {
   let retried = 0;
-  for (const name of names) {
-    const q = queueOf(pipeline, name);
+  for (const [, q] of pick(adminQueues(pipeline, extraQueues), queue)) {
     // One snapshot of the failed set, then each job once. Paging "until the failed set is empty"
     // retried the same job again and again: bad input fails again within milliseconds, so a
     // retried job is back in the failed set before the next page is read (found by the soak run).
@@ -192,7 +244,7 @@ export async function reprocess(
   await requireReport(pipeline, reportId);
   const stages = await pipeline.store.getStages(reportId);
   if (from === 'summarize') {
-    const job = await failedJob(queueOf(pipeline, 'summarize'), [
+    const job = await failedJob(pipeline.queues.summarize as Queue, [
       stages.summarize?.jobId,
       jobIds.summarize(reportId),
     ]);
@@ -214,7 +266,7 @@ export async function reprocess(
       );
     }
     const out: string[] = [];
-    const queue = queueOf(pipeline, 'publish');
+    const queue = pipeline.queues.publish as Queue;
     for (const target of pipeline.targetNames) {
       const recorded = stages.publish?.jobId;
       const job = await failedJob(queue, [jobIds.publish(reportId, target), recorded]);

@@ -1,7 +1,9 @@
+import type { Queue } from 'bullmq';
 import { Option, type Command } from 'commander';
 import { AdminError } from '../admin/admin-error.js';
 import {
   holdReport,
+  jobCounts,
   LISTABLE_STATES,
   listJobs,
   oneOf,
@@ -16,7 +18,8 @@ import {
   type ReprocessStage,
 } from '../admin/operations.js';
 import { ageShort } from '../admin/views.js';
-import { QUEUE_NAMES, type QueueName } from '../queue/names.js';
+import { QUEUE_NAMES } from '../queue/names.js';
+import { NOTIFY_QUEUE_NAMES } from '../queue/notify-worker.js';
 import type { Pipeline } from '../queue/pipeline.js';
 
 /** What the job commands need of a running app (`App` from `startApp` fits). */
@@ -24,6 +27,8 @@ export interface JobsApp {
   readonly pipeline: Pipeline;
   /** Re-send a report's email (`reprocess --from notify`); absent when notify is not wired in. */
   readonly renotify?: NotifyReprocess;
+  /** The notify stage's queues: their jobs are listed and retried with the stages'. */
+  readonly notify?: { readonly fanOutQueue: Queue; readonly sendQueue: Queue };
   close(): Promise<void>;
 }
 
@@ -56,17 +61,23 @@ export function registerJobCommands(program: Command, ctx: JobsContext): void {
     }
   };
   const queueOption = (): Option =>
-    new Option('--queue <name>', 'only this stage queue').choices([...QUEUE_NAMES]);
+    new Option('--queue <name>', 'only this queue').choices([
+      ...QUEUE_NAMES,
+      NOTIFY_QUEUE_NAMES.fanOut,
+      NOTIFY_QUEUE_NAMES.send,
+    ]);
+  const notifyQueues = (app: JobsApp): Queue[] =>
+    app.notify === undefined ? [] : [app.notify.fanOutQueue, app.notify.sendQueue];
 
   const jobs = program
     .command('jobs')
     .description('job counts per queue and state; `jobs list` and `jobs retry` for the jobs themselves')
     .action(() =>
-      withApp(async ({ pipeline }) => {
-        const counts = await pipeline.counts();
+      withApp(async (app) => {
+        const counts = await jobCounts(app.pipeline, notifyQueues(app));
         for (const [queue, byState] of Object.entries(counts)) {
           const cells = Object.entries(byState).map(([state, n]) => `${state} ${n}`);
-          ctx.write(`${queue.padEnd(10)} ${cells.join('  ')}\n`);
+          ctx.write(`${queue.padEnd(12)} ${cells.join('  ')}\n`);
         }
       }),
     );
@@ -78,14 +89,18 @@ export function registerJobCommands(program: Command, ctx: JobsContext): void {
     .addOption(queueOption())
     .option('--limit <n>', 'at most this many jobs', '50')
     .action((opts: { state: string; queue?: string; limit: string }) =>
-      withApp(async ({ pipeline }) => {
+      withApp(async (app) => {
         const state = oneOf('state', opts.state, LISTABLE_STATES);
         const limit = Number(opts.limit);
         if (!Number.isInteger(limit) || limit < 1) {
           throw new AdminError('BAD_ARGUMENT', `--limit must be a whole number above 0, not "${opts.limit}"`);
         }
-        const queue = opts.queue === undefined ? undefined : oneOf('queue', opts.queue, QUEUE_NAMES);
-        const rows = await listJobs(pipeline, { state, limit, ...(queue === undefined ? {} : { queue }) });
+        const rows = await listJobs(app.pipeline, {
+          state,
+          limit,
+          extraQueues: notifyQueues(app),
+          ...(opts.queue === undefined ? {} : { queue: opts.queue }),
+        });
         ctx.write(formatJobRows(rows, state, clock()));
       }),
     );
@@ -94,15 +109,14 @@ export function registerJobCommands(program: Command, ctx: JobsContext): void {
     .command('retry')
     .description('retry failed jobs by id, or every failed job with --all (attempts start again)')
     .argument('[ids...]', 'job ids from `isw-ko jobs list`')
-    .option('--all', 'every failed job (of --queue, or of every stage)')
+    .option('--all', 'every failed job (of --queue, or of every queue)')
     .addOption(queueOption())
     .action((ids: string[], opts: { all?: boolean; queue?: string }) =>
-      withApp(async ({ pipeline }) => {
-        const queue: QueueName | undefined =
-          opts.queue === undefined ? undefined : oneOf('queue', opts.queue, QUEUE_NAMES);
+      withApp(async (app) => {
+        const queue = opts.queue;
         if (opts.all === true) {
           if (ids.length > 0) throw new AdminError('BAD_ARGUMENT', 'give job ids or --all, not both');
-          const n = await retryAllFailed(pipeline, queue);
+          const n = await retryAllFailed(app.pipeline, queue, notifyQueues(app));
           ctx.write(
             `retried ${n} failed job${n === 1 ? '' : 's'}${queue === undefined ? '' : ` in ${queue}`}\n`,
           );
@@ -116,7 +130,7 @@ export function registerJobCommands(program: Command, ctx: JobsContext): void {
         const failures: string[] = [];
         for (const id of ids) {
           try {
-            const done = await retryJob(pipeline, id, queue);
+            const done = await retryJob(app.pipeline, id, queue, notifyQueues(app));
             ctx.write(`${done.queue}/${done.id}: queued again\n`);
           } catch (err) {
             if (!(err instanceof AdminError)) throw err;

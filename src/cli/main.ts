@@ -193,7 +193,9 @@ export async function main(argv: readonly string[]): Promise<number> {
   const env = (): Env => (cached ??= loadEnv());
   try {
     await buildProgram(env).parseAsync([...argv]);
-    return 0;
+    // A command that fails without an error to throw (doctor's FAIL lines) sets process.exitCode;
+    // bin.ts assigns what we return to it, so return it rather than overwrite it with 0.
+    return typeof process.exitCode === 'number' ? process.exitCode : 0;
   } catch (err) {
     if (err instanceof CommanderError) return err.exitCode;
     if (err instanceof AppError) {

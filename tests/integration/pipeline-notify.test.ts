@@ -1,7 +1,9 @@
 // Covers the notify stage inside the whole app: a published report mails each immediate subscriber once (real SMTP server), and a re-run edits the post without mailing again.
 import { afterEach, beforeEach, expect, it } from 'vitest';
 import { simpleParser } from 'mailparser';
+import { Command } from 'commander';
 import { holdReport, releaseReport } from '../../src/admin/operations.js';
+import { registerJobCommands } from '../../src/cli/jobs.js';
 import { readFixture } from '../support/fixtures.js';
 import { startHarness, waitFor, type PipelineHarness } from '../support/pipeline.js';
 import { startTestSmtpServer, type TestSmtpServer } from '../support/smtp-server.js';
@@ -105,4 +107,34 @@ it('mails nobody about a held report, and mails each subscriber once when it is 
   await smtp.waitForAccepted(1, 20_000);
   expect(smtp.messages.map((m) => m.to[0])).toEqual(['kim@example.kr']);
   expect(h.postCount()).toBe(1);
+});
+
+it('lists a refused email among the failed jobs (`jobs list`), and sends it after `jobs retry`', async () => {
+  const app = await h.start({ workers: ['ingest', 'summarize', 'publish', 'notify'] });
+  await app.notify.subscribers.add({ address: 'kim@example.kr', mode: 'immediate', source: 'cli' });
+  // Refused for good once: content refusals at DATA are not retried (the job fails).
+  smtp.respond({ stage: 'data', code: 554, message: '5.6.0 Message refused', times: 1 });
+  await app.pipeline.enqueueEmail(readFixture('isw-roca-2025-03-02.eml'), { kind: 'cli', ref: 'x' });
+  await waitFor('the failed send', async () => (await app.notify.sendQueue.getFailed()).length === 1);
+
+  const run = async (...args: string[]): Promise<string> => {
+    let out = '';
+    const program = new Command('isw-ko').exitOverride();
+    registerJobCommands(program, { open: () => h.start({ workers: [] }), write: (t) => (out += t) });
+    await program.parseAsync(args, { from: 'user' });
+    return out;
+  };
+  expect(await run('jobs')).toMatch(/^notify-send +waiting 0 .*failed 1/m);
+  const listed = await run('jobs', 'list', '--queue', 'notify-send');
+  const id = /^notify-send\/(\S+) +attempts/m.exec(listed)?.[1];
+  expect(id, listed).toBeDefined();
+  expect(listed).toContain('Russian Offensive Campaign Assessment, March 2, 2025 → subscriber s');
+  expect(listed).toContain('last error: SMTP_MESSAGE_REJECTED');
+  // The same job appears in the list of every queue's failed jobs.
+  expect(await run('jobs', 'list')).toContain(`notify-send/${id ?? ''}`);
+
+  expect(await run('jobs', 'retry', id ?? '')).toBe(`notify-send/${id ?? ''}: queued again\n`);
+  await smtp.waitForAccepted(1, 20_000);
+  expect(smtp.acceptedFor('kim@example.kr')).toBe(1);
+  expect(await run('jobs', 'list', '--queue', 'notify-send')).toBe('no failed jobs\n');
 });

@@ -1,6 +1,12 @@
-// Covers checkLlm (isw-ko doctor's LLM check) through the real openai SDK against the test server.
+// Covers checkLlm (isw-ko doctor's LLM check) through the real openai SDK against the test server, and the doctor binary's exit code.
+import { spawn } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { freePort } from '../../src/shared/redis-server.js';
 import { checkLlm, createLlmClient } from '../../src/summarize/index.js';
+import { REPO_ROOT } from '../support/fixtures.js';
 import { startLlmServer, type LlmServer } from '../support/llm-server.js';
 
 let server: LlmServer;
@@ -49,5 +55,40 @@ describe('checkLlm', () => {
     expect(result.message).toContain(url);
     expect(result.message).toContain('ollama serve');
     expect(result.hint).toContain('OPENAI_BASE_URL');
+  });
+});
+
+describe('isw-ko doctor (the binary)', () => {
+  /** Run `isw-ko doctor` with the given settings: its exit code and what it printed. */
+  async function doctor(vars: Record<string, string>): Promise<{ code: number | null; stdout: string }> {
+    const dir = mkdtempSync(path.join(tmpdir(), 'isw-ko-doctor-'));
+    try {
+      const env: NodeJS.ProcessEnv = { ...process.env, DATA_DIR: path.join(dir, 'data'), ...vars };
+      delete env['REDIS_URL'];
+      const child = spawn(process.execPath, [path.join(REPO_ROOT, 'bin/isw-ko.js'), 'doctor'], {
+        cwd: dir,
+        env: { ...env, INBOX_DIR: path.join(dir, 'inbox'), ADMIN_LISTEN: '127.0.0.1:0' },
+        stdio: ['ignore', 'pipe', 'inherit'],
+      });
+      let stdout = '';
+      child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
+      const code = await new Promise<number | null>((resolve) => child.once('exit', resolve));
+      return { code, stdout };
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  }
+
+  it('exits 0 when every check passes, and 1 when one says FAIL (scripts and monitoring read the code)', async () => {
+    const ok = await doctor({ OPENAI_BASE_URL: server.url, OPENAI_API_KEY: 'k', LLM_MODEL: 'test-model' });
+    expect(ok.stdout).not.toContain('FAIL');
+    expect(ok.code, ok.stdout).toBe(0);
+    const down = await doctor({
+      OPENAI_BASE_URL: `http://127.0.0.1:${await freePort()}/v1`,
+      OPENAI_API_KEY: 'k',
+      LLM_MODEL: 'test-model',
+    });
+    expect(down.stdout).toMatch(/^FAIL {2}llm/m);
+    expect(down.code).toBe(1);
   });
 });
