@@ -249,6 +249,7 @@ export async function startApp(env: Env, options: AppOptions): Promise<App> {
       await (await notifyReady).onReportPublished(reportId);
     },
     parse: (raw) => parseEmail(raw, parseOptions),
+    maxMessageBytes: parseOptions.maxMessageBytes,
     summarize: async (reportId, report) => {
       try {
         return await summarizer.summarize(reportId, report);

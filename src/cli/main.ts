@@ -92,17 +92,23 @@ export function buildProgram(env: () => Env): Command {
     .argument('<files...>', 'RFC 5322 email files')
     .action(async (files: string[]) => {
       const app = await startApp(env(), { workers: [], inbox: false });
+      let rejected = 0;
       try {
         for (const file of files) {
-          const { emailId, jobId } = await app.pipeline.enqueueEmail(await readFile(file), {
-            kind: 'cli',
-            ref: file,
-          });
-          process.stdout.write(`${file}: queued as ${jobId} (email ${emailId})\n`);
+          const queued = await app.pipeline.enqueueEmail(await readFile(file), { kind: 'cli', ref: file });
+          if (queued.rejected !== null) {
+            rejected += 1;
+            process.stdout.write(
+              `${file}: rejected: ${queued.rejected.code}: ${queued.rejected.describe()}\n`,
+            );
+          } else {
+            process.stdout.write(`${file}: queued as ${queued.jobId ?? '?'} (email ${queued.emailId})\n`);
+          }
         }
       } finally {
         await app.close();
       }
+      if (rejected > 0) process.exitCode = 1;
     });
 
   program

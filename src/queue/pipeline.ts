@@ -1,6 +1,6 @@
 import { DelayedError, Queue, UnrecoverableError, Worker, type Job } from 'bullmq';
 import type { Redis } from 'ioredis';
-import type { Report } from '../parse/index.js';
+import { ParseError, type Report } from '../parse/index.js';
 import { AppError, isAppError } from '../shared/app-error.js';
 import type { Logger } from '../shared/logger.js';
 import type { SummaryRecord } from '../summarize/summary.js';
@@ -29,6 +29,12 @@ export interface PipelineOptions {
   /** Which stages this process works on; every process can add jobs to every queue. */
   readonly workers: readonly QueueName[];
   readonly parse: (raw: Buffer) => Promise<Report>;
+  /**
+   * Emails larger than this (PARSE_MAX_MESSAGE_BYTES) are rejected before their bytes reach Redis,
+   * which runs with `noeviction`: a 60 MB drop would otherwise sit in memory for good. The file or
+   * the IMAP message stays where it was, so nothing is lost. Unset: no limit here (the parser's).
+   */
+  readonly maxMessageBytes?: number;
   readonly summarize: (reportId: string, report: Report) => Promise<SummaryRecord>;
   readonly targets: ReadonlyMap<string, PublishTarget>;
   readonly summarizeConcurrency: number;
@@ -44,6 +50,14 @@ export interface PipelineOptions {
   readonly onPublished?: (reportId: string) => Promise<void>;
   /** Told of every finished attempt of this process's workers (metrics); must not throw. */
   readonly onJobFinished?: (event: JobFinishedEvent) => void;
+}
+
+/** What became of an email handed to {@link Pipeline.enqueueEmail}. */
+export interface EnqueuedEmail {
+  readonly emailId: string;
+  /** The `ingest` job, or null when the email was rejected before it was queued. */
+  readonly jobId: string | null;
+  readonly rejected: ParseError | null;
 }
 
 /** One finished attempt of a job, as this process's workers saw it. */
@@ -115,13 +129,34 @@ export class Pipeline {
   /**
    * Hand an email to the pipeline: store its bytes, then add its `ingest` job. Both steps are
    * idempotent (SET NX, deterministic job id), so delivering the same email twice is harmless.
+   * An email over `maxMessageBytes` is rejected at once instead (listed with the parser's
+   * rejections, `MESSAGE_TOO_LARGE`): `jobId` is null and `rejected` says why.
    */
-  async enqueueEmail(raw: Buffer, origin: EmailOrigin): Promise<{ emailId: string; jobId: string }> {
+  async enqueueEmail(raw: Buffer, origin: EmailOrigin): Promise<EnqueuedEmail> {
     const emailId = emailIdOf(raw);
+    const limit = this.options.maxMessageBytes;
+    if (limit !== undefined && raw.length > limit) {
+      const err = new ParseError(
+        'MESSAGE_TOO_LARGE',
+        `the message has ${raw.length} bytes, more than the limit of ${limit}`,
+      );
+      await this.store.reject({
+        emailId,
+        origin,
+        code: err.code,
+        reason: err.describe(),
+        at: new Date().toISOString(),
+      });
+      this.options.logger.warn(
+        { stage: 'ingest', emailId, origin, code: err.code, bytes: raw.length },
+        `email rejected before it was stored: ${err.describe()}`,
+      );
+      return { emailId, jobId: null, rejected: err };
+    }
     await this.store.putEmail(emailId, raw, origin);
     const jobId = jobIds.ingest(emailId);
     await this.queues.ingest.add('ingest', { emailId, origin }, { jobId });
-    return { emailId, jobId };
+    return { emailId, jobId, rejected: null };
   }
 
   async enqueueSummarize(reportId: string, force = false): Promise<void> {

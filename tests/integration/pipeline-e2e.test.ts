@@ -1,5 +1,5 @@
 // Covers the whole pipeline on real parts: drop folder → ingest → summarize (real openai SDK → test LLM server) → file board.
-import { copyFileSync, mkdirSync } from 'node:fs';
+import { copyFileSync, mkdirSync, readdirSync, renameSync } from 'node:fs';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { parseEmail, CHROME_STRINGS } from '../../src/parse/index.js';
@@ -48,6 +48,36 @@ describe('pipeline end to end', () => {
     expect(post.html).not.toContain('isw-inbox@example.com');
     // The email was moved aside, not deleted.
     await waitFor('the processed file', () => app.inbox !== null && h.posts().length === 1);
+  });
+
+  it('rejects an email over PARSE_MAX_MESSAGE_BYTES before its bytes reach Redis, and keeps the file', async () => {
+    await h.close();
+    h = await startHarness({ PARSE_MAX_MESSAGE_BYTES: '20000', INBOX_POLL_MS: '100' });
+    const app = await h.start({ inbox: true });
+    const name = 'isw-roca-2025-03-02.eml';
+    expect(readFixture(name).length).toBeGreaterThan(20_000);
+    mkdirSync(h.env.INBOX_DIR, { recursive: true });
+    const aside = path.join(h.dir, name);
+    copyFileSync(path.join(FIXTURES_DIR, name), aside);
+    renameSync(aside, path.join(h.env.INBOX_DIR, name));
+
+    const [rejection] = await waitFor('the rejection', async () => {
+      const all = await app.pipeline.store.listRejections();
+      return all.length > 0 ? all : undefined;
+    });
+    expect(rejection).toMatchObject({
+      code: 'MESSAGE_TOO_LARGE',
+      origin: { kind: 'drop-folder', ref: name },
+    });
+    expect(rejection?.reason).toContain('more than the limit of 20000');
+    expect(rejection?.reason).toContain('PARSE_MAX_MESSAGE_BYTES');
+    // Not stored, not queued; the file itself is kept in processed/.
+    expect(await app.pipeline.store.getEmailRaw(rejection?.emailId ?? '')).toBeNull();
+    expect(await app.pipeline.queues.ingest.count()).toBe(0);
+    await waitFor('the file moved aside', () =>
+      readdirSync(path.join(h.env.INBOX_DIR, 'processed')).some((f) => f.endsWith(name)),
+    );
+    expect(h.logs.some((l) => l.includes('email rejected before it was stored'))).toBe(true);
   });
 
   it('makes one report, one summary and one post of the same email ingested twice and forwarded once', async () => {
