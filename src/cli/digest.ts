@@ -37,18 +37,47 @@ interface DigestParts {
   readonly settings: NotifySettings;
   readonly notifyStore: NotifyStore;
   readonly subscribers: SubscriberStore;
+  /** The pipeline's store: a report's stages. */
+  readonly store: Store;
   readonly source: DigestSource;
 }
 
 async function partsFor(ctx: NotifyCliContext, c: NotifyCliConnection): Promise<DigestParts> {
   const env = ctx.env();
   const logger = (ctx.logger ?? (() => loggerFor(env)))();
+  const store = new Store(c.redis, env.REDIS_PREFIX);
   return {
     settings: await resolveNotifySettings(env, logger),
     notifyStore: new NotifyStore(c.redis, env.REDIS_PREFIX),
     subscribers: new SubscriberStore(c.redis, env.REDIS_PREFIX, ctx.clock ?? Date.now),
-    source: storeDigestSource(new Store(c.redis, env.REDIS_PREFIX), publishTargetNamesFrom(env)),
+    store,
+    source: storeDigestSource(store, publishTargetNamesFrom(env)),
   };
+}
+
+/**
+ * `digest send --report`: the report must be in the store with its summary (what `digest preview`
+ * asks too) and published, as the admin's "reprocess --from notify" asks: subscribers are mailed
+ * about what is on the boards, never about a report held back or not posted yet.
+ *
+ * @throws NotifyError `REPORT_NOT_FOUND`, `NOT_PUBLISHED`
+ */
+async function requireMailable(parts: DigestParts, reportId: string): Promise<void> {
+  if ((await parts.source.entries([reportId])).length === 0) {
+    throw new NotifyError('REPORT_NOT_FOUND', `no summarised report ${reportId}`, {
+      details: { reportId },
+    });
+  }
+  const publish = (await parts.store.getStages(reportId)).publish;
+  if (publish?.state !== 'done') {
+    throw new NotifyError(
+      'NOT_PUBLISHED',
+      publish?.state === 'held'
+        ? `report ${reportId} is held, so it is not mailed`
+        : `report ${reportId} has not been published yet, so there is nothing to mail`,
+      { details: { reportId, publish: publish?.state ?? null } },
+    );
+  }
 }
 
 function parseAt(text: string | undefined, now: number): number {
@@ -123,14 +152,12 @@ export function registerDigestCommands(program: Command, ctx: NotifyCliContext):
           secret: settings.tokenSecret,
           mailto: settings.unsubscribeMailto,
         });
+        const unsubscribe = links.unsubscribeLinks(subscriber, now);
         const mail = composeDigestMail(
           prepareDigest(rendered),
           subscriber,
           'preview',
-          {
-            unsubscribeUrl: links.unsubscribeUrl(subscriber, now),
-            unsubscribeMailto: links.unsubscribeMailto(subscriber, now),
-          },
+          { unsubscribeUrl: unsubscribe.url, unsubscribeMailto: unsubscribe.mailto },
           settings.from,
         );
         const base = opts.out ?? path.join(ctx.env().DATA_DIR, 'preview', `digest-${opts.mode}`);
@@ -155,7 +182,7 @@ export function registerDigestCommands(program: Command, ctx: NotifyCliContext):
     .description(
       'queue the daily digest now (a running worker sends it), or with --report one report’s email',
     )
-    .option('--report <id>', 'send this report to immediate subscribers who have not had it')
+    .option('--report <id>', 'send this published report to immediate subscribers who have not had it')
     .option('--dry-run', 'list who would get what; queue nothing, change nothing')
     .option('--at <time>', 'for the daily digest: the run time to cover up to (ISO 8601; default now)')
     .action((opts: { report?: string; dryRun?: boolean; at?: string }) =>
@@ -164,6 +191,8 @@ export function registerDigestCommands(program: Command, ctx: NotifyCliContext):
         const runAt = parseAt(opts.at, clock());
         const request: DigestRequest =
           opts.report === undefined ? { kind: 'daily', runAt } : { kind: 'report', reportId: opts.report };
+        // Before anything is queued: a send job per subscriber that can only fail helps nobody.
+        if (request.kind === 'report') await requireMailable(parts, request.reportId);
         if (opts.dryRun === true) {
           await dryRun(ctx, parts, request, clock);
           return;
@@ -191,7 +220,11 @@ export function registerDigestCommands(program: Command, ctx: NotifyCliContext):
     );
 }
 
-/** `digest send --dry-run`: each subscriber and the subject they would get, then the totals. */
+/**
+ * `digest send --dry-run`: each subscriber and the subject they would get, then the totals. Counted
+ * as the real send counts: a subscriber SMTP already accepted this digest for is skipped there (the
+ * sent marker), so here too.
+ */
 async function dryRun(
   ctx: NotifyCliContext,
   parts: DigestParts,
@@ -214,25 +247,33 @@ async function dryRun(
   };
   let mails = 0;
   let nothing = 0;
+  let had = 0;
   for await (const page of planFanOut(request, null, {
     ...parts,
     timeZone: parts.settings.digestTimeZone,
     clock,
   })) {
-    const people = await parts.subscribers.getMany(page.orders.map((o) => o.subscriberId));
-    for (const [i, order] of page.orders.entries()) {
+    // Sent concurrently, so one round trip's wait for a page rather than one per subscriber.
+    const sent = await Promise.all(
+      page.orders.map((o) => parts.notifyStore.wasSent(o.digestId, o.subscriberId)),
+    );
+    const orders = page.orders.filter((_, i) => sent[i] !== true);
+    const people = await parts.subscribers.getMany(orders.map((o) => o.subscriberId));
+    for (const [i, order] of orders.entries()) {
       ctx.write(
         `${people[i]?.address ?? order.subscriberId}\t${order.reportIds.length} report(s)\t${await subjectOf(order.reportIds)}\n`,
       );
     }
-    mails += page.orders.length;
+    mails += orders.length;
+    had += page.orders.length - orders.length;
     nothing += page.empty.length;
   }
   const what =
     request.kind === 'report' ? `report ${request.reportId} (immediate subscribers)` : 'the daily digest';
   ctx.write(
     `dry run of ${what}: ${mails} email(s) would be sent` +
+      (had > 0 ? `, ${had} subscriber(s) already had it (skipped)` : '') +
       (request.kind === 'daily' ? `, ${nothing} daily subscriber(s) have nothing new (no email)` : '') +
-      '; already-sent copies are skipped when it really runs\n',
+      '\n',
   );
 }

@@ -11,6 +11,7 @@ import {
   type SubscriberStatus,
 } from '../notify/subscribers.js';
 import { createRedis, type RedisTarget } from '../queue/connection.js';
+import { AppError } from '../shared/app-error.js';
 import type { Logger } from '../shared/logger.js';
 import { connectRedis, loggerFor } from './app.js';
 
@@ -48,7 +49,7 @@ export async function openNotifyConnection(env: Env, logger: Logger): Promise<No
     target,
     close: async () => {
       await redis.quit();
-      if (embedded?.owned === true) await embedded.stop();
+      await embedded?.stop();
     },
   };
 }
@@ -71,10 +72,15 @@ export async function withConnection<T>(
 const modeOption = (description: string): Option =>
   new Option('--mode <mode>', description).choices([...DELIVERY_MODES]);
 
+/** "1 row", "2 rows". */
+function count(n: number, noun: string): string {
+  return `${n} ${noun}${n === 1 ? '' : 's'}`;
+}
+
 /** One line per import problem, then the counts. */
 export function formatImportReport(file: string, report: ImportReport, dryRun: boolean): string {
   const lines = [
-    `${file}: ${report.rows} rows (${report.encoding === 'cp949' ? 'read as CP949 (Korean Excel)' : 'UTF-8'})${dryRun ? ' — dry run, nothing written' : ''}`,
+    `${file}: ${count(report.rows, 'row')} (${report.encoding === 'cp949' ? 'read as CP949 (Korean Excel)' : 'UTF-8'})${dryRun ? ' — dry run, nothing written' : ''}`,
     `  added ${report.added}, updated ${report.updated}, unchanged ${report.unchanged}, rejected ${report.rejected.length}`,
     ...report.rejected.map(
       (r) => `  line ${r.line}: ${r.address === '' ? '(empty)' : r.address} — ${r.reason}`,
@@ -83,21 +89,49 @@ export function formatImportReport(file: string, report: ImportReport, dryRun: b
   return `${lines.join('\n')}\n`;
 }
 
+/**
+ * The error that makes `subscribers import` exit non-zero when any row was rejected, so a script
+ * notices; the good rows are imported all the same (and the report says which were not).
+ */
+export function importRejectedError(report: ImportReport, dryRun: boolean): AppError | null {
+  const rejected = report.rejected.length;
+  if (rejected === 0) return null;
+  const others = report.rows - rejected;
+  return new AppError(
+    'IMPORT_ROWS_REJECTED',
+    'user',
+    `${rejected} of ${count(report.rows, 'row')} rejected (listed above); ${
+      dryRun
+        ? `the other ${count(others, 'row')} would be imported (dry run, nothing written)`
+        : `the other ${count(others, 'row')} ${others === 1 ? 'was' : 'were'} imported`
+    }`,
+    {
+      hint: 'fix the rejected rows (or remove them) and import the file again: the rows already imported then count as unchanged',
+      details: { rejected, rows: report.rows },
+    },
+  );
+}
+
 /** A subscriber as one line of `subscribers list`. */
 export function formatSubscriber(s: Subscriber): string {
   const bounce = s.bounceCount > 0 ? `  bounces ${s.bounceCount}: ${s.lastBounceReason ?? ''}` : '';
   const name = s.name === null ? '' : ` (${s.name})`;
-  return `${s.status.padEnd(12)} ${s.mode.padEnd(9)} ${s.address}${name}  since ${s.createdAt.slice(0, 10)}${bounce}`;
+  const request =
+    s.resubscribe === null
+      ? ''
+      : `  asked on the web ${s.resubscribe.requestedAt.slice(0, 10)} to get ${s.resubscribe.mode} again; not confirmed yet`;
+  return `${s.status.padEnd(12)} ${s.mode.padEnd(9)} ${s.address}${name}  since ${s.createdAt.slice(0, 10)}${bounce}${request}`;
 }
 
 /**
  * Add the subscriber commands to the program:
- * - `subscribers add <address> [--name] [--mode] [--force]`: add someone who agreed to get email;
+ * - `subscribers add <address> [--name] [--mode] [--force]`: add someone who agreed to get email, or
+ *   update one (an option left out keeps its stored value);
  * - `subscribers remove <address> [--purge]`: unsubscribe (kept so an import cannot re-add them), or
  *   with `--purge` erase the record;
  * - `subscribers list [--status] [--mode] [--json]`;
  * - `subscribers import <file.csv> [--mode] [--force] [--dry-run]`: reports added, updated and
- *   rejected rows and why;
+ *   rejected rows and why, and fails (exit code 1) when any row was rejected;
  * - `subscribers export [--out file]`: CSV (UTF-8) of everyone, unsubscribes included.
  */
 export function registerSubscriberCommands(program: Command, ctx: NotifyCliContext): void {
@@ -112,15 +146,19 @@ export function registerSubscriberCommands(program: Command, ctx: NotifyCliConte
     .command('add')
     .description('add (or update) a subscriber who agreed to get email; active at once, no confirmation mail')
     .argument('<address>', 'their email address')
-    .option('--name <name>', 'their name, shown in the To: header')
-    .addOption(modeOption('immediate: one email per report; daily: one digest a day').default('daily'))
+    .option('--name <name>', 'their name, shown in the To: header (left out: an existing name is kept)')
+    .addOption(
+      modeOption(
+        'immediate: one email per report; daily: one digest a day (left out: daily for a new subscriber, an existing one keeps theirs)',
+      ),
+    )
     .option('--force', 'also re-add someone who unsubscribed or bounced (only if they asked you to)')
-    .action((address: string, opts: { name?: string; mode: DeliveryMode; force?: boolean }) =>
+    .action((address: string, opts: { name?: string; mode?: DeliveryMode; force?: boolean }) =>
       withConnection(ctx, async (c) => {
         const { subscriber, outcome } = await store(c).add({
           address,
           ...(opts.name === undefined ? {} : { name: opts.name }),
-          mode: opts.mode,
+          ...(opts.mode === undefined ? {} : { mode: opts.mode }),
           source: 'cli',
           force: opts.force === true,
         });
@@ -179,7 +217,9 @@ export function registerSubscriberCommands(program: Command, ctx: NotifyCliConte
 
   subscribers
     .command('import')
-    .description('add or update subscribers from a CSV file (address/email, name, mode, status columns)')
+    .description(
+      'add or update subscribers from a CSV file (address/email, name, mode, status columns); exits 1 if any row was rejected (the others are imported)',
+    )
     .argument('<file>', 'a CSV file, UTF-8 or CP949 (Korean Excel)')
     .addOption(modeOption('mode of rows without one').default('daily'))
     .option('--force', 're-activate people who unsubscribed or bounced (only with their consent)')
@@ -192,6 +232,8 @@ export function registerSubscriberCommands(program: Command, ctx: NotifyCliConte
           dryRun: opts.dryRun === true,
         });
         ctx.write(formatImportReport(file, report, opts.dryRun === true));
+        const rejected = importRejectedError(report, opts.dryRun === true);
+        if (rejected !== null) throw rejected;
       }),
     );
 

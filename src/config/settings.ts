@@ -504,7 +504,7 @@ export const SETTINGS = {
     schema: z.email().optional(),
     expects: 'an email address, e.g. unsubscribe@example.org',
     description:
-      'The mailto: address of the List-Unsubscribe header (RFC 2369). Default: the MAIL_FROM address. Mail to it that reaches the IMAP mailbox the bot watches (an alias or +tag of it) unsubscribes the subscriber whose link it answers.',
+      'The mailto: address of the List-Unsubscribe header (RFC 2369), beside the https one-click link. Advertised only with IMAP_HOST set: make it an alias or +tag of the watched mailbox, and mail to it unsubscribes the subscriber whose link it answers. Unset, or without IMAP (nothing would read it; a warning at start-up): the header carries the https link alone.',
     group: 'Mail',
   }),
   TOKEN_SECRET: setting({

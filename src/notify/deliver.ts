@@ -71,7 +71,7 @@ export function composeDigestMail(
   rendered: PreparedDigest,
   subscriber: { readonly id: string; readonly address: string; readonly name: string | null },
   digestId: string,
-  links: { readonly unsubscribeUrl: string; readonly unsubscribeMailto: string },
+  links: { readonly unsubscribeUrl: string; readonly unsubscribeMailto: string | null },
   from: MailAddress,
 ): OutgoingMail {
   const domain = domainOf(from.address);

@@ -29,7 +29,10 @@ export interface DigestEntry {
   readonly categories: readonly string[];
   readonly countries: readonly { readonly name: string; readonly note: string | null }[];
   readonly outlook: string;
-  /** The post on our board, when one is published. */
+  /**
+   * The post on a board subscribers can open (Rhymix, a webhook receiver's site): http(s) only, see
+   * {@link publicPostUrl}. Null when the report is only on the file board.
+   */
   readonly postUrl: string | null;
   /** The full report on the publisher's site: never a tracking link (they identify our inbox). */
   readonly fullReportUrl: string | null;
@@ -37,17 +40,31 @@ export interface DigestEntry {
   readonly publishedAt: string;
 }
 
+/**
+ * A post's address as an email may carry it: http(s) only. The file board's posts are `file://`
+ * paths on the bot's own disk — no use to a subscriber, and they would show the server's layout —
+ * and a digest without a link is better than one whose button goes nowhere.
+ */
+export function publicPostUrl(url: string | null | undefined): string | null {
+  const text = url?.trim() ?? '';
+  if (!URL.canParse(text)) return null;
+  const { protocol } = new URL(text);
+  return protocol === 'https:' || protocol === 'http:' ? text : null;
+}
+
 const TRAILING_KOREAN_DATE = /[,，]?\s*\d{4}년\s*\d{1,2}월\s*\d{1,2}일\s*$/;
 
 /**
  * A digest entry from what the pipeline stored. The full-report link is the email's own when it
  * is already public; a Constant Contact tracking link is never passed on (it identifies our inbox)
- * and is replaced by ISW's address for the product and date, when known.
+ * and is replaced by ISW's address for the product and date, when known. A board link that is not
+ * http(s) (the file board's) is dropped: the email then shows the title without a link.
  */
 export function entryFromStored(input: {
   readonly reportId: string;
   readonly report: Report;
   readonly summary: Summary;
+  /** The report's post, if any: kept only when {@link publicPostUrl} lets it through. */
   readonly postUrl: string | null;
 }): DigestEntry {
   const { report, summary } = input;
@@ -65,7 +82,7 @@ export function entryFromStored(input: {
     categories: summary.categories,
     countries: summary.countries.map((c) => ({ name: c.name_ko, note: c.note })),
     outlook: summary.outlook_ko,
-    postUrl: input.postUrl,
+    postUrl: publicPostUrl(input.postUrl),
     fullReportUrl,
     publishedAt: report.publishedAt,
   };

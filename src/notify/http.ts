@@ -5,7 +5,7 @@ import Fastify, {
   type FastifyRequest,
 } from 'fastify';
 import type { Logger } from '../shared/logger.js';
-import { checkAddress, maskAddress } from './address.js';
+import { checkAddress, maskAddress, subscriberIdOf, type AddressProblem } from './address.js';
 import type { DeliveryMode } from './digest.js';
 import { domainOf, type MailAddress, type Mailer } from './mailer.js';
 import { PUBLIC_PATHS, type LinkBuilder } from './links.js';
@@ -13,9 +13,15 @@ import { NotifyError } from './notify-error.js';
 import type { NotifyStore } from './notify-store.js';
 import { renderConfirmation } from './render-digest.js';
 import { systemClock, type Clock } from './schedule.js';
-import { parseMode, type Subscriber, type SubscriberStore } from './subscribers.js';
+import { checkConfirmation, parseMode, type Subscriber, type SubscriberStore } from './subscribers.js';
 import type { NotifyTemplates } from './templates.js';
-import { CONFIRM_TOKEN_MAX_AGE_MS, readToken, verifyToken, type TokenPurpose } from './tokens.js';
+import {
+  CONFIRM_TOKEN_MAX_AGE_MS,
+  readToken,
+  verifyToken,
+  type TokenClaims,
+  type TokenPurpose,
+} from './tokens.js';
 import { isAppError } from '../shared/app-error.js';
 
 /** What the public routes need. */
@@ -55,6 +61,26 @@ export interface PublicPageView {
 
 const DEFAULT_CONFIRM_THROTTLE_MS = 10 * 60_000;
 const MAX_FORM_BYTES = 8 * 1024;
+
+/**
+ * Why the form refused an address, for people: the pages speak Korean only (checkAddress's English
+ * `reason` is for the CLI and logs).
+ */
+export const ADDRESS_PROBLEMS_KO: Readonly<Record<AddressProblem, string>> = {
+  EMPTY: '이메일 주소를 입력해 주세요.',
+  FORBIDDEN_CHARACTERS: '주소에 공백이나 쓸 수 없는 문자(< > ( ) [ ] \\ , ; : ")가 들어 있습니다.',
+  NO_AT_SIGN: '@ 앞과 뒤에 모두 글자가 있어야 합니다.',
+  SEVERAL_AT_SIGNS: '@는 한 번만 쓸 수 있습니다.',
+  NON_ASCII_LOCAL_PART:
+    '@ 앞부분에는 영문자, 숫자와 일부 기호만 쓸 수 있습니다 (한글 등은 받을 수 없습니다).',
+  LOCAL_PART_TOO_LONG: '@ 앞부분이 너무 깁니다 (64자까지).',
+  LOCAL_PART_INVALID:
+    '@ 앞부분의 형식이 올바르지 않습니다 (점을 처음이나 끝에, 또는 두 번 연달아 쓸 수 없습니다).',
+  IP_LITERAL: '@ 뒤에는 IP 주소가 아니라 도메인 이름을 써 주세요.',
+  DOMAIN_INVALID: '@ 뒷부분(도메인)이 올바르지 않습니다.',
+  DOMAIN_WITHOUT_DOT: '@ 뒷부분(도메인)에 점(.)이 있어야 합니다.',
+  TOO_LONG: '주소가 너무 깁니다 (254자까지).',
+};
 
 // The pages carry tokens in their URLs: no Referer may leak them, no cache may keep them, no frame
 // may wrap them, and nothing but our own inline style runs.
@@ -136,20 +162,45 @@ export const publicRoutes: FastifyPluginAsync<PublicRoutesOptions> = (app, optio
   };
 
   /**
-   * The subscriber a token is for, verified. A token for an unknown id is checked against a dummy
-   * address anyway, so the answer (and its timing) does not tell whether an address is subscribed.
+   * The subscriber a token is for, verified, and the token's claims. A token for an unknown id is
+   * checked against a dummy address anyway, so the answer (and its timing) does not tell whether an
+   * address is subscribed.
    */
-  const subscriberFor = async (token: string | undefined, purpose: TokenPurpose): Promise<Subscriber> => {
-    const claims = token === undefined ? null : readToken(token);
-    if (token === undefined || claims === null)
-      throw new NotifyError('TOKEN_INVALID', 'the link is malformed');
-    const subscriber = await options.subscribers.get(claims.subscriberId);
-    verifyToken(token, purpose, subscriber?.address ?? 'nobody@invalid.invalid', options.tokenSecret, {
-      now: clock(),
-    });
+  const subscriberFor = async (
+    token: string | undefined,
+    purpose: TokenPurpose,
+  ): Promise<{ subscriber: Subscriber; claims: TokenClaims }> => {
+    const read = token === undefined ? null : readToken(token);
+    if (token === undefined || read === null) throw new NotifyError('TOKEN_INVALID', 'the link is malformed');
+    const subscriber = await options.subscribers.get(read.subscriberId);
+    const claims = verifyToken(
+      token,
+      purpose,
+      subscriber?.address ?? 'nobody@invalid.invalid',
+      options.tokenSecret,
+      { now: clock() },
+    );
     if (subscriber === null) throw new NotifyError('TOKEN_INVALID', 'no such subscriber');
-    return subscriber;
+    return { subscriber, claims };
   };
+
+  /**
+   * A genuine confirmation link that no longer applies: its subscriber unsubscribed or bounced since
+   * (the GET page and the POST behind its button say the same). Only the link's holder, the
+   * mailbox's owner, sees this, so it may say why.
+   */
+  const confirmationRefused = (reply: FastifyReply, subscriber: Subscriber): FastifyReply =>
+    page(reply, 400, {
+      title: '이 링크로는 구독할 수 없습니다',
+      message:
+        subscriber.status === 'bounced'
+          ? `${maskAddress(subscriber.address)} 주소로 보낸 메일이 계속 되돌아와 발송을 멈췄고, 그 뒤로는 이 확인 링크를 쓸 수 없습니다.`
+          : `${maskAddress(subscriber.address)} 주소는 수신 거부되었고, 그 전에 보낸 이 확인 링크로는 구독을 다시 시작할 수 없습니다.`,
+      detail:
+        '다시 받아 보시려면 구독을 새로 신청해 주세요. 새로 받은 확인 메일의 링크를 눌러야 구독이 다시 시작됩니다.',
+      form: null,
+      link: { href: options.links.subscribeUrl, text: '구독 다시 신청하기' },
+    });
 
   const tokenOf = (req: TokenRequest): string | undefined => {
     const fromBody = req.body?.token;
@@ -177,7 +228,7 @@ export const publicRoutes: FastifyPluginAsync<PublicRoutesOptions> = (app, optio
     if (!check.ok) {
       return subscribeForm(reply, 400, {
         action,
-        error: `이메일 주소를 확인해 주세요 (${check.reason}).`,
+        error: `이메일 주소를 확인해 주세요. ${ADDRESS_PROBLEMS_KO[check.problem]}`,
         address: field('address').slice(0, 254),
         name: field('name').slice(0, 100),
         daily: mode === 'daily',
@@ -196,6 +247,26 @@ export const publicRoutes: FastifyPluginAsync<PublicRoutesOptions> = (app, optio
       log.info({ reason: 'honeypot' }, 'subscription ignored');
       return page(reply, 200, accepted);
     }
+    // One request per address per throttle period, whatever the address's status: were active
+    // subscribers (who get no email) not throttled too, a second request would tell them apart.
+    const subscriberId = subscriberIdOf(check.key);
+    const throttleKey = options.notifyStore.keys.confirmThrottle(subscriberId);
+    const slot = await options.notifyStore.throttle(throttleKey, throttleMs);
+    if (!slot.allowed) {
+      const minutes = Math.max(1, Math.ceil(slot.retryAfterMs / 60_000));
+      log.info(
+        { subscriberId, retryAfterMs: slot.retryAfterMs },
+        'subscription request throttled; nothing sent',
+      );
+      reply.header('retry-after', String(Math.ceil(slot.retryAfterMs / 1000)));
+      return page(reply, 429, {
+        title: '조금 전에 이미 신청을 받았습니다',
+        message: `${maskAddress(check.address)} 주소로는 조금 전에 신청을 받았으므로, 이번에는 확인 메일을 다시 보내지 않았습니다.`,
+        detail: `앞서 받은 확인 메일의 링크를 눌러 주세요 (스팸함도 확인해 주세요). 메일이 오지 않았다면 ${minutes}분 뒤에 다시 신청할 수 있습니다. 이미 구독 중인 주소라면 확인 메일을 보내지 않습니다.`,
+        form: null,
+        link: null,
+      });
+    }
     const name = field('name').trim();
     const { subscriber, needsConfirmation } = await options.subscribers.requestSubscription({
       address: check.address,
@@ -203,15 +274,6 @@ export const publicRoutes: FastifyPluginAsync<PublicRoutesOptions> = (app, optio
       mode,
     });
     if (!needsConfirmation) return page(reply, 200, accepted);
-    if (
-      !(await options.notifyStore.throttle(
-        options.notifyStore.keys.confirmThrottle(subscriber.id),
-        throttleMs,
-      ))
-    ) {
-      log.info({ subscriberId: subscriber.id }, 'confirmation email throttled');
-      return page(reply, 200, accepted);
-    }
     const now = clock();
     const email = renderConfirmation(options.templates, {
       confirmUrl: options.links.confirmUrl(subscriber, now),
@@ -221,7 +283,7 @@ export const publicRoutes: FastifyPluginAsync<PublicRoutesOptions> = (app, optio
     try {
       await options.mailer.send({
         from: options.from,
-        to: { name: subscriber.name, address: subscriber.address },
+        to: { name: subscriber.resubscribe?.name ?? subscriber.name, address: subscriber.address },
         subject: email.subject,
         html: email.html,
         text: email.text,
@@ -229,7 +291,7 @@ export const publicRoutes: FastifyPluginAsync<PublicRoutesOptions> = (app, optio
       });
     } catch (err) {
       // Let the person try again at once rather than wait out the throttle for a mail never sent.
-      await options.notifyStore.releaseThrottle(options.notifyStore.keys.confirmThrottle(subscriber.id));
+      await options.notifyStore.releaseThrottle(throttleKey);
       log.error({ err, subscriberId: subscriber.id }, 'confirmation email could not be sent');
       return page(reply, 503, {
         title: '메일을 보내지 못했습니다',
@@ -244,11 +306,16 @@ export const publicRoutes: FastifyPluginAsync<PublicRoutesOptions> = (app, optio
   });
 
   app.get<{ Querystring: { token?: string } }>(PUBLIC_PATHS.confirm, async (req, reply) => {
-    let subscriber: Subscriber;
+    let link: { subscriber: Subscriber; claims: TokenClaims };
     try {
-      subscriber = await subscriberFor(req.query.token, 'confirm');
+      link = await subscriberFor(req.query.token, 'confirm');
     } catch (err) {
       return invalidLink(reply, err);
+    }
+    const { subscriber } = link;
+    // The same check as the POST behind the button: no button that can only fail.
+    if (!checkConfirmation(subscriber, link.claims.issuedAt * 1000).ok) {
+      return confirmationRefused(reply, subscriber);
     }
     if (subscriber.status === 'active') {
       return page(reply, 200, {
@@ -269,14 +336,24 @@ export const publicRoutes: FastifyPluginAsync<PublicRoutesOptions> = (app, optio
   });
 
   app.post<{ Querystring: { token?: string }; Body: Body }>(PUBLIC_PATHS.confirm, async (req, reply) => {
+    let link: { subscriber: Subscriber; claims: TokenClaims };
     try {
-      const subscriber = await subscriberFor(tokenOf(req), 'confirm');
-      await options.subscribers.confirm(subscriber.id);
-      log.info({ subscriberId: subscriber.id }, 'subscription confirmed');
+      link = await subscriberFor(tokenOf(req), 'confirm');
     } catch (err) {
       if (isAppError(err) && err.kind === 'user') return invalidLink(reply, err);
       throw err;
     }
+    const { subscriber, claims } = link;
+    if (!checkConfirmation(subscriber, claims.issuedAt * 1000).ok)
+      return confirmationRefused(reply, subscriber);
+    try {
+      await options.subscribers.confirm(subscriber.id, claims.issuedAt * 1000);
+    } catch (err) {
+      // Unsubscribed or removed between the check above and the write.
+      if (isAppError(err) && err.kind === 'user') return invalidLink(reply, err);
+      throw err;
+    }
+    log.info({ subscriberId: subscriber.id }, 'subscription confirmed');
     return page(reply, 200, {
       title: '구독이 시작되었습니다',
       message: '감사합니다. 다음 보고서부터 메일로 보내 드립니다.',
@@ -289,7 +366,7 @@ export const publicRoutes: FastifyPluginAsync<PublicRoutesOptions> = (app, optio
   app.get<{ Querystring: { token?: string } }>(PUBLIC_PATHS.unsubscribe, async (req, reply) => {
     let subscriber: Subscriber;
     try {
-      subscriber = await subscriberFor(req.query.token, 'unsubscribe');
+      ({ subscriber } = await subscriberFor(req.query.token, 'unsubscribe'));
     } catch (err) {
       return invalidLink(reply, err);
     }
@@ -314,7 +391,7 @@ export const publicRoutes: FastifyPluginAsync<PublicRoutesOptions> = (app, optio
   app.post<{ Querystring: { token?: string }; Body: Body }>(PUBLIC_PATHS.unsubscribe, async (req, reply) => {
     let subscriber: Subscriber;
     try {
-      subscriber = await subscriberFor(tokenOf(req), 'unsubscribe');
+      ({ subscriber } = await subscriberFor(tokenOf(req), 'unsubscribe'));
     } catch (err) {
       return invalidLink(reply, err);
     }

@@ -29,6 +29,7 @@ export {
 } from './deliver.js';
 export {
   entryFromStored,
+  publicPostUrl,
   orderEntries,
   digestSubject,
   digestIds,

@@ -19,7 +19,10 @@ export interface NotifyKeys {
   sending(digestId: string): string;
   /** Hash: counters and facts of one digest (enqueued, sent, skipped, ambiguous, bounced, …). */
   digest(digestId: string): string;
-  /** String with a TTL: one confirmation email per address per period. */
+  /**
+   * String with a TTL: one subscribe-form request per address per period, so at most one
+   * confirmation email (taken for active subscribers too, whose requests send nothing: see http.ts).
+   */
   confirmThrottle(subscriberId: string): string;
 }
 

@@ -17,18 +17,24 @@ export interface LinkBuilder {
    * The same URL serves the List-Unsubscribe header and the visible link.
    */
   unsubscribeUrl(subscriber: LinkSubject, now: number): string;
-  /** `mailto:` for List-Unsubscribe (RFC 2369), the token in the subject. */
-  unsubscribeMailto(subscriber: LinkSubject, now: number): string;
-  /** Both unsubscribe targets of one email, from one signature. */
-  unsubscribeLinks(subscriber: LinkSubject, now: number): { readonly url: string; readonly mailto: string };
+  /**
+   * `mailto:` for List-Unsubscribe (RFC 2369), the token in the subject; null when no mailbox reads
+   * that address (see `NotifySettings.unsubscribeMailto`).
+   */
+  unsubscribeMailto(subscriber: LinkSubject, now: number): string | null;
+  /** Both unsubscribe targets of one email, from one signature (`mailto` null as above). */
+  unsubscribeLinks(
+    subscriber: LinkSubject,
+    now: number,
+  ): { readonly url: string; readonly mailto: string | null };
 }
 
 export interface LinkOptions {
   /** PUBLIC_BASE_URL, without a trailing slash (a path prefix is kept: https://x.org/isw). */
   readonly baseUrl: string;
   readonly secret: string;
-  /** UNSUBSCRIBE_MAILTO. */
-  readonly mailto: string;
+  /** UNSUBSCRIBE_MAILTO when the bot's IMAP mailbox reads it; null: no `mailto:` is advertised. */
+  readonly mailto: string | null;
 }
 
 /** Paths of the public routes, relative to PUBLIC_BASE_URL (http.ts serves them). */
@@ -44,8 +50,9 @@ export function createLinks(options: LinkOptions): LinkBuilder {
   const token = (purpose: 'confirm' | 'unsubscribe', s: LinkSubject, now: number): string =>
     signToken({ purpose, subscriberId: s.id, issuedAt: seconds(now) }, s.address, options.secret);
   const unsubscribeUrl = (t: string): string => `${base}${PUBLIC_PATHS.unsubscribe}?token=${t}`;
-  const unsubscribeMailto = (t: string): string =>
-    `mailto:${options.mailto}?subject=${encodeURIComponent(`unsubscribe ${t}`)}`;
+  const { mailto } = options;
+  const unsubscribeMailto = (t: string): string | null =>
+    mailto === null ? null : `mailto:${mailto}?subject=${encodeURIComponent(`unsubscribe ${t}`)}`;
   return {
     subscribeUrl: `${base}${PUBLIC_PATHS.subscribe}`,
     confirmUrl: (s, now) => `${base}${PUBLIC_PATHS.confirm}?token=${token('confirm', s, now)}`,

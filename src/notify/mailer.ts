@@ -25,8 +25,11 @@ export interface OutgoingMail {
    * duplicates (Gmail does) show one.
    */
   readonly messageId: string;
-  /** List-Unsubscribe targets (RFC 2369) with one-click (RFC 8058); omit for transactional mail. */
-  readonly unsubscribe?: { readonly url: string; readonly mailto: string };
+  /**
+   * List-Unsubscribe targets (RFC 2369) with one-click (RFC 8058); omit for transactional mail.
+   * `mailto` null: the header carries the https URL alone (no mailbox reads unsubscribe mail).
+   */
+  readonly unsubscribe?: { readonly url: string; readonly mailto: string | null };
   /** List-Id (RFC 2919): lets readers filter our mail. */
   readonly listId?: { readonly id: string; readonly name: string };
   /**
@@ -76,7 +79,9 @@ export function domainOf(address: string): string {
  *
  * The unsubscribe headers, as Gmail and Yahoo require of bulk senders since 2024:
  * - `List-Unsubscribe: <https://…/unsubscribe?token=…>, <mailto:…?subject=unsubscribe%20…>`
- *   (RFC 2369: angle-bracketed URIs, comma-separated, in order of preference);
+ *   (RFC 2369: angle-bracketed URIs, comma-separated, in order of preference); the `mailto:` only
+ *   when a mailbox the bot watches reads it, since a client that prefers it would otherwise send a
+ *   request nobody ever sees;
  * - `List-Unsubscribe-Post: List-Unsubscribe=One-Click` (RFC 8058 §3.1): the mail client POSTs that
  *   body to the HTTPS URI, no login, no confirmation page.
  * RFC 8058 §4 also wants both headers covered by a DKIM signature: that is the SMTP relay's job
@@ -97,7 +102,8 @@ export function toMessageOptions(mail: OutgoingMail): SendMailOptions {
   const list: NonNullable<SendMailOptions['list']> = {};
   if (mail.unsubscribe !== undefined) {
     // One header with both URIs (an inner array), folded by nodemailer between them, never inside.
-    list.unsubscribe = [[{ url: mail.unsubscribe.url }, { url: mail.unsubscribe.mailto }]];
+    const { url, mailto } = mail.unsubscribe;
+    list.unsubscribe = [[{ url }, ...(mailto === null ? [] : [{ url: mailto }])]];
     options.headers = { 'List-Unsubscribe-Post': 'List-Unsubscribe=One-Click' };
   }
   if (mail.listId !== undefined) list.id = { url: mail.listId.id, comment: mail.listId.name };

@@ -22,6 +22,8 @@ export type NotifyErrorCode =
   | 'TEMPLATE_INVALID'
   /** A report (or its summary) named in a digest is not in the store. */
   | 'REPORT_NOT_FOUND'
+  /** A report asked to be mailed that is not on the boards (not posted yet, or held). */
+  | 'NOT_PUBLISHED'
   /** The SMTP server answered 4xx or the connection failed: try again later. */
   | 'SMTP_TRANSIENT'
   /** The SMTP server refused the recipient for good (5xx on RCPT, or 5.1.x/5.2.x at DATA). */
@@ -47,6 +49,7 @@ const KINDS: Record<NotifyErrorCode, ErrorKind> = {
   TOKEN_EXPIRED: 'user',
   TEMPLATE_INVALID: 'user',
   REPORT_NOT_FOUND: 'user',
+  NOT_PUBLISHED: 'user',
   SMTP_TRANSIENT: 'operational',
   SMTP_RECIPIENT_REJECTED: 'user',
   SMTP_MESSAGE_REJECTED: 'user',
@@ -70,6 +73,8 @@ const HINTS: Record<NotifyErrorCode, string> = {
   TEMPLATE_INVALID:
     'check the named file under the templates directory (run isw-ko from the project directory)',
   REPORT_NOT_FOUND: 'check the report id with `isw-ko jobs` or the board; it must be summarised first',
+  NOT_PUBLISHED:
+    'subscribers are mailed when it is published: release it (`isw-ko unhold <id>`) or run `isw-ko reprocess <id> --from publish`',
   SMTP_TRANSIENT: 'the mail server is busy or unreachable; the job is retried with backoff',
   SMTP_RECIPIENT_REJECTED:
     'the mail server says this mailbox does not exist or cannot receive; after BOUNCE_LIMIT such answers the subscriber is marked bounced',

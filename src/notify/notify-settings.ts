@@ -17,7 +17,12 @@ export interface NotifySettings {
   readonly outboxDir: string;
   /** Without a trailing slash. */
   readonly publicBaseUrl: string;
-  readonly unsubscribeMailto: string;
+  /**
+   * The `mailto:` address of List-Unsubscribe (RFC 2369), or null to advertise the https URL alone.
+   * Set only when UNSUBSCRIBE_MAILTO is set and IMAP_HOST too: the IMAP watcher is what reads
+   * unsubscribe mail, so without it a mail client that prefers the `mailto:` would lose the request.
+   */
+  readonly unsubscribeMailto: string | null;
   readonly tokenSecret: string;
   readonly digestTime: DailyTime;
   readonly digestTimeZone: string;
@@ -43,6 +48,13 @@ export async function resolveNotifySettings(env: Env, logger?: Logger): Promise<
       hint: 'RFC 8058 one-click unsubscribe needs an HTTPS URI; set PUBLIC_BASE_URL to the https address of the admin server',
     });
   }
+  const unsubscribeMailto = unsubscribeMailtoOf(env);
+  if (env.UNSUBSCRIBE_MAILTO !== undefined && unsubscribeMailto === null) {
+    logger?.warn(
+      { unsubscribeMailto: env.UNSUBSCRIBE_MAILTO },
+      'UNSUBSCRIBE_MAILTO is set but IMAP_HOST is not: no mailbox is watched, so nothing would read unsubscribe mail; List-Unsubscribe carries the https link only (set IMAP_HOST, or unset UNSUBSCRIBE_MAILTO)',
+    );
+  }
   if (env.NODE_ENV === 'production' && env.SMTP_URL !== undefined && /@localhost$/i.test(from.address)) {
     logger?.warn(
       { from: from.address },
@@ -56,12 +68,21 @@ export async function resolveNotifySettings(env: Env, logger?: Logger): Promise<
     poolSize: env.MAIL_POOL_SIZE,
     outboxDir: env.OUTBOX_DIR ?? path.join(env.DATA_DIR, 'outbox'),
     publicBaseUrl: base,
-    unsubscribeMailto: env.UNSUBSCRIBE_MAILTO ?? from.address,
+    unsubscribeMailto,
     tokenSecret: env.TOKEN_SECRET ?? (await developmentSecret(env, logger)),
     digestTime: parseDailyTime(env.DIGEST_TIME),
     digestTimeZone: env.DIGEST_TIME_ZONE,
     bounceLimit: env.BOUNCE_LIMIT,
   };
+}
+
+/**
+ * The List-Unsubscribe `mailto:` address: UNSUBSCRIBE_MAILTO, only when an IMAP mailbox is watched
+ * (IMAP_HOST), whose watcher hands unsubscribe mail to the notify stage. Never MAIL_FROM by default:
+ * nothing reads the sender address, and the drop folder reads no mail at all.
+ */
+export function unsubscribeMailtoOf(env: Pick<Env, 'UNSUBSCRIBE_MAILTO' | 'IMAP_HOST'>): string | null {
+  return env.UNSUBSCRIBE_MAILTO !== undefined && env.IMAP_HOST !== undefined ? env.UNSUBSCRIBE_MAILTO : null;
 }
 
 async function developmentSecret(env: Env, logger?: Logger): Promise<string> {

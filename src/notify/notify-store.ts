@@ -67,6 +67,16 @@ end
 return first
 `;
 
+// Take the throttle (0), or say how many ms are left of the one taken. A key left without a TTL
+// (never written so, but it would block its address for ever) is taken again.
+const THROTTLE_SCRIPT = `
+if redis.call('SET', KEYS[1], '1', 'PX', ARGV[1], 'NX') then return 0 end
+local left = redis.call('PTTL', KEYS[1])
+if left > 0 then return left end
+redis.call('SET', KEYS[1], '1', 'PX', ARGV[1])
+return 0
+`;
+
 /** Counters of one digest, for `digest send` and the admin pages. */
 export interface DigestStats {
   readonly enqueued: number;
@@ -235,11 +245,13 @@ export class NotifyStore {
   }
 
   /**
-   * True at most once per `ttlMs` per key (SET NX PX): one confirmation email per address per
-   * period, so the public form cannot be used to flood someone's mailbox.
+   * Allowed at most once per `ttlMs` per key (SET NX PX): one confirmation email per address per
+   * period, so the public form cannot be used to flood someone's mailbox. When refused, how long
+   * until the next one is allowed (so the page can say when to try again).
    */
-  async throttle(key: string, ttlMs: number): Promise<boolean> {
-    return (await this.redis.set(key, '1', 'PX', ttlMs, 'NX')) === 'OK';
+  async throttle(key: string, ttlMs: number): Promise<{ allowed: boolean; retryAfterMs: number }> {
+    const left = (await this.redis.eval(THROTTLE_SCRIPT, 1, key, String(ttlMs))) as number;
+    return { allowed: left === 0, retryAfterMs: left };
   }
 
   /** Forget a throttle (the email it guarded could not be sent). */

@@ -11,6 +11,10 @@ import { systemClock, type Clock } from './schedule.js';
  * - `active`: gets email;
  * - `unsubscribed`: asked to stop (kept, so an import cannot quietly add them back);
  * - `bounced`: their mail server refused BOUNCE_LIMIT messages in a row.
+ *
+ * Someone unsubscribed or bounced who asks again on the public form stays so (with a
+ * {@link ResubscribeRequest} beside it) until they click the emailed link: anyone can type an
+ * address into the form, so the form alone must not lift an opt-out.
  */
 export type SubscriberStatus = 'pending' | 'active' | 'unsubscribed' | 'bounced';
 export const SUBSCRIBER_STATUSES: readonly SubscriberStatus[] = [
@@ -22,6 +26,17 @@ export const SUBSCRIBER_STATUSES: readonly SubscriberStatus[] = [
 
 /** Who created or last changed a subscriber. */
 export type SubscriberSource = 'cli' | 'import' | 'web' | 'mail';
+
+/**
+ * An opted-out subscriber's request, on the public form, to get email again: what they asked for,
+ * applied only when they click the confirmation link it sent.
+ */
+export interface ResubscribeRequest {
+  readonly requestedAt: string;
+  readonly mode: DeliveryMode;
+  /** The name typed into the form; null: none (the stored name is kept). */
+  readonly name: string | null;
+}
 
 /** One subscriber as stored. Times are ISO 8601; `dailyCoveredUntil` is milliseconds. */
 export interface Subscriber {
@@ -42,6 +57,8 @@ export interface Subscriber {
   readonly lastBounceAt: string | null;
   /** Publish time up to which this subscriber's daily digests have covered reports. */
   readonly dailyCoveredUntil: number | null;
+  /** Unsubscribed or bounced, and asked on the web to come back: not confirmed yet. */
+  readonly resubscribe: ResubscribeRequest | null;
 }
 
 /** What happens to a subscriber's status. */
@@ -54,6 +71,8 @@ export type StatusEvent =
   | 'web-subscribe'
   /** The confirmation link. */
   | 'confirm'
+  /** The confirmation link of a re-subscription request made after unsubscribing or bouncing. */
+  | 'confirm-resubscribe'
   /** An unsubscribe link, one-click POST, or `subscribers remove`. */
   | 'unsubscribe'
   /** BOUNCE_LIMIT permanent rejections in a row. */
@@ -66,7 +85,9 @@ export type Transition =
  * The status transitions, in one pure table. `current` null: no record yet. Notable refusals: an
  * admin cannot re-add someone who opted out without `--force`; a confirmation link does nothing for
  * someone who has since unsubscribed (an old link must not re-subscribe them). A web subscription by
- * an active subscriber changes nothing (no email: the form must not tell who is subscribed).
+ * an active subscriber changes nothing (no email: the form must not tell who is subscribed); by
+ * someone who opted out it keeps the opt-out (the request is kept beside it, see
+ * {@link checkConfirmation}).
  */
 export function nextStatus(current: SubscriberStatus | null, event: StatusEvent): Transition {
   const to = (status: SubscriberStatus): Transition => ({ ok: true, status });
@@ -79,10 +100,13 @@ export function nextStatus(current: SubscriberStatus | null, event: StatusEvent)
     case 'admin-add-force':
       return to('active');
     case 'web-subscribe':
-      return to(current === 'active' ? 'active' : 'pending');
+      return to(current === null ? 'pending' : current);
     case 'confirm':
       if (current === 'pending' || current === 'active') return to('active');
       return { ok: false, reason: current === null ? 'no such subscriber' : `already ${current}` };
+    case 'confirm-resubscribe':
+      if (current === null) return { ok: false, reason: 'no such subscriber' };
+      return to('active');
     case 'unsubscribe':
       if (current === null) return { ok: false, reason: 'no such subscriber' };
       return to('unsubscribed');
@@ -90,6 +114,38 @@ export function nextStatus(current: SubscriberStatus | null, event: StatusEvent)
       if (current === null) return { ok: false, reason: 'no such subscriber' };
       return to(current === 'active' ? 'bounced' : current);
   }
+}
+
+/**
+ * Whether a confirmation link issued at `linkIssuedAt` (ms) confirms this subscriber (pure; the
+ * confirm page and the POST behind its button both ask it). A pending subscriber: yes. Someone who
+ * unsubscribed or bounced: only with a re-subscription request from the public form and a link sent
+ * after they opted out — an older confirmation link must not bring them back.
+ */
+export function checkConfirmation(subscriber: Subscriber, linkIssuedAt: number): Transition {
+  const { status, resubscribe } = subscriber;
+  if (status !== 'unsubscribed' && status !== 'bounced') return nextStatus(status, 'confirm');
+  if (resubscribe === null) return nextStatus(status, 'confirm');
+  // Tokens carry whole seconds.
+  const optedOutAt = Date.parse(
+    (status === 'unsubscribed' ? subscriber.unsubscribedAt : subscriber.bouncedAt) ?? '',
+  );
+  if (Number.isFinite(optedOutAt) && Math.floor(linkIssuedAt / 1000) < Math.floor(optedOutAt / 1000)) {
+    return { ok: false, reason: `already ${status}; the link is older than that` };
+  }
+  return nextStatus(status, 'confirm-resubscribe');
+}
+
+/**
+ * The status that decides what an admin may do with a record. A `pending` record that still carries
+ * an unsubscribe or bounce time was made by older versions, which turned an opted-out subscriber
+ * into `pending` when anyone typed their address into the public form: it is still opted out.
+ */
+function adminStatusOf(current: Subscriber | null): SubscriberStatus | null {
+  if (current?.status !== 'pending') return current?.status ?? null;
+  if (current.unsubscribedAt !== null) return 'unsubscribed';
+  if (current.bouncedAt !== null) return 'bounced';
+  return 'pending';
 }
 
 /** One rejected row of an import, with why. */
@@ -139,17 +195,16 @@ export interface ActivePage {
   readonly next: string | null;
 }
 
-// Compare-and-set on the status field, then keep the indexes in step, all in one atomic script:
-// WATCH cannot be used on a connection that BullMQ and the pipeline share.
+// Compare-and-set on the status and re-subscription request fields (see versionOf), then keep the
+// indexes in step, all in one atomic script: WATCH cannot be used on a connection that BullMQ and
+// the pipeline share.
 const UPDATE_SCRIPT = `
-local cur = redis.call('HGET', KEYS[1], 'status')
+local cur = redis.call('HMGET', KEYS[1], 'status', 'resubRequestedAt')
 local expected = ARGV[2]
-if expected ~= '*' then
-  if expected == '' then
-    if cur then return {'conflict', cur} end
-  elseif cur ~= expected then
-    return {'conflict', cur or ''}
-  end
+if expected == '' then
+  if cur[1] then return {'conflict', cur[1]} end
+elseif (cur[1] or '') .. '|' .. (cur[2] or '') ~= expected then
+  return {'conflict', cur[1] or ''}
 end
 for i = 4, #ARGV, 2 do
   if ARGV[i + 1] == '' then redis.call('HDEL', KEYS[1], ARGV[i]) else redis.call('HSET', KEYS[1], ARGV[i], ARGV[i + 1]) end
@@ -162,7 +217,7 @@ if status == 'active' then
   if mode == 'daily' then redis.call('ZADD', KEYS[4], 0, ARGV[1]) else redis.call('ZADD', KEYS[3], 0, ARGV[1]) end
 end
 redis.call('ZADD', KEYS[2], 'NX', ARGV[3], ARGV[1])
-return {'ok', cur or ''}
+return {'ok', cur[1] or ''}
 `;
 
 const BOUNCE_SCRIPT = `
@@ -198,11 +253,15 @@ return 1
 const BATCH = 500;
 const MAX_CAS_RETRIES = 5;
 
-/** A change to a subscriber: the fields to set (null deletes) and the status it must still have. */
+/** A change to a subscriber: the fields to set (null deletes) and the record it was decided from. */
 interface Change {
   readonly id: string;
-  /** The status the record must have for the write to apply; null: it must not exist. */
-  readonly expected: SubscriberStatus | null;
+  /**
+   * The record as read: the write applies only if its status and re-subscription request are still
+   * the same (a request withdrawn meanwhile changes the second, not the first); null: it must not
+   * exist.
+   */
+  readonly expected: Subscriber | null;
   readonly createdMs: number;
   readonly fields: Readonly<Record<string, string | null>>;
 }
@@ -255,8 +314,10 @@ export class SubscriberStore {
   }
 
   /**
-   * The public form: a new or returning address becomes `pending` and needs a confirmation email;
-   * an active one is left alone (and gets no email). A pending one takes the new name and mode.
+   * The public form. A new or pending address becomes (stays) `pending` and needs a confirmation
+   * email; an active one is left alone (and gets no email). Someone who unsubscribed or bounced
+   * keeps that status, name and mode: the request is stored beside them and applied only by the
+   * confirmation link (see {@link checkConfirmation}). A blank name keeps the stored one.
    *
    * @throws NotifyError `INVALID_ADDRESS`
    */
@@ -267,22 +328,26 @@ export class SubscriberStore {
   }): Promise<{ subscriber: Subscriber; needsConfirmation: boolean }> {
     const { address, key } = checked(input.address);
     const id = subscriberIdOf(key);
+    const name = cleanName(input.name ?? null);
     for (let attempt = 0; attempt < MAX_CAS_RETRIES; attempt += 1) {
       const current = await this.get(id);
       if (current?.status === 'active') return { subscriber: current, needsConfirmation: false };
       const at = new Date(this.now()).toISOString();
-      const fields: Record<string, string | null> = {
-        id,
-        address,
-        mode: input.mode,
-        status: 'pending',
-        source: current?.source ?? 'web',
-        updatedAt: at,
-        createdAt: current?.createdAt ?? at,
-        pendingSince: at,
-      };
-      if (input.name !== undefined) fields.name = cleanName(input.name);
-      if (await this.apply({ id, expected: current?.status ?? null, createdMs: this.now(), fields })) {
+      const fields: Record<string, string | null> =
+        current === null || current.status === 'pending'
+          ? {
+              id,
+              address,
+              mode: input.mode,
+              status: 'pending',
+              source: current?.source ?? 'web',
+              updatedAt: at,
+              createdAt: current?.createdAt ?? at,
+              pendingSince: at,
+              ...(name === null ? {} : { name }),
+            }
+          : { resubRequestedAt: at, resubMode: input.mode, resubName: name, updatedAt: at };
+      if (await this.apply({ id, expected: current, createdMs: this.now(), fields })) {
         return { subscriber: (await this.get(id)) as Subscriber, needsConfirmation: true };
       }
     }
@@ -290,28 +355,38 @@ export class SubscriberStore {
   }
 
   /**
-   * The confirmation link: pending → active. Confirming twice is harmless.
+   * The confirmation link: pending → active, or an unsubscribed or bounced subscriber's
+   * re-subscription request → active with the mode (and name) asked for. Confirming twice is
+   * harmless.
    *
+   * @param linkIssuedAt When the link was issued (ms; its token's `issuedAt`).
    * @throws NotifyError `SUBSCRIBER_NOT_FOUND`, or `TOKEN_INVALID` for someone who unsubscribed or
-   *   bounced since (an old confirmation link must not bring them back)
+   *   bounced since the link was sent (an old confirmation link must not bring them back)
    */
-  async confirm(id: string): Promise<Subscriber> {
+  async confirm(id: string, linkIssuedAt: number): Promise<Subscriber> {
     for (let attempt = 0; attempt < MAX_CAS_RETRIES; attempt += 1) {
       const current = await this.get(id);
       if (current === null) throw new NotifyError('SUBSCRIBER_NOT_FOUND', `no subscriber ${id}`);
-      const t = nextStatus(current.status, 'confirm');
+      const t = checkConfirmation(current, linkIssuedAt);
       if (!t.ok)
         throw new NotifyError('TOKEN_INVALID', `this confirmation link no longer applies: ${t.reason}`);
       if (current.status === 'active') return current;
       const at = new Date(this.now()).toISOString();
-      const fields = {
+      const fields: Record<string, string | null> = {
         status: 'active',
         confirmedAt: at,
         updatedAt: at,
         bounceCount: '0',
         dailyCoveredUntil: null,
+        ...RESUBSCRIBE_CLEARED,
       };
-      if (await this.apply({ id, expected: current.status, createdMs: this.now(), fields })) {
+      const request = current.resubscribe;
+      if (request !== null) {
+        fields.mode = request.mode;
+        if (request.name !== null) fields.name = request.name;
+        fields.source = 'web';
+      }
+      if (await this.apply({ id, expected: current, createdMs: this.now(), fields })) {
         return (await this.get(id)) as Subscriber;
       }
     }
@@ -320,7 +395,8 @@ export class SubscriberStore {
 
   /**
    * Stop mailing a subscriber (link, one-click POST, `subscribers remove`). Idempotent: `changed` is
-   * false when they had already unsubscribed.
+   * false when they had already unsubscribed. Someone unsubscribed with a re-subscription request
+   * pending withdraws it (and a confirmation link sent for it no longer works).
    *
    * @throws NotifyError `SUBSCRIBER_NOT_FOUND`
    */
@@ -331,10 +407,17 @@ export class SubscriberStore {
     for (let attempt = 0; attempt < MAX_CAS_RETRIES; attempt += 1) {
       const current = await this.get(id);
       if (current === null) throw new NotifyError('SUBSCRIBER_NOT_FOUND', `no subscriber ${id}`);
-      if (current.status === 'unsubscribed') return { subscriber: current, changed: false };
+      if (current.status === 'unsubscribed' && current.resubscribe === null)
+        return { subscriber: current, changed: false };
       const at = new Date(this.now()).toISOString();
-      const fields = { status: 'unsubscribed', unsubscribedAt: at, updatedAt: at, source };
-      if (await this.apply({ id, expected: current.status, createdMs: this.now(), fields })) {
+      const fields = {
+        status: 'unsubscribed',
+        unsubscribedAt: at,
+        updatedAt: at,
+        source,
+        ...RESUBSCRIBE_CLEARED,
+      };
+      if (await this.apply({ id, expected: current, createdMs: this.now(), fields })) {
         return { subscriber: (await this.get(id)) as Subscriber, changed: true };
       }
     }
@@ -608,7 +691,7 @@ export class SubscriberStore {
       this.keys.active('immediate'),
       this.keys.active('daily'),
       change.id,
-      change.expected ?? '',
+      versionOf(change.expected),
       change.createdMs,
     ];
     for (const [field, value] of Object.entries(change.fields)) args.push(field, value ?? '');
@@ -647,6 +730,14 @@ export const EXPORT_COLUMNS = [
   'bounce_count',
   'last_bounce_reason',
 ];
+
+/** The fields of a re-subscription request, deleted (the request is granted or withdrawn). */
+const RESUBSCRIBE_CLEARED = { resubRequestedAt: null, resubMode: null, resubName: null } as const;
+
+/** What UPDATE_SCRIPT compares: status and re-subscription request time; '' for no record. */
+function versionOf(s: Subscriber | null): string {
+  return s === null ? '' : `${s.status}|${s.resubscribe?.requestedAt ?? ''}`;
+}
 
 function checked(address: string): { address: string; key: string } {
   const check = checkAddress(address);
@@ -715,7 +806,7 @@ type Plan =
 
 /** Decide what `add` does to the current record (pure). */
 function planAdd(current: Subscriber | null, input: AddInput & { id: string }, now: number): Plan {
-  const t = nextStatus(current?.status ?? null, input.force === true ? 'admin-add-force' : 'admin-add');
+  const t = nextStatus(adminStatusOf(current), input.force === true ? 'admin-add-force' : 'admin-add');
   if (!t.ok) return { ok: false, reason: t.reason };
   return planWrite(current, input, t.status, now);
 }
@@ -767,7 +858,12 @@ function planWrite(
   const fields: Record<string, string | null> = { name, mode, status, updatedAt: at, source: input.source };
   if (status !== current.status) {
     if (status === 'active')
-      Object.assign(fields, { confirmedAt: at, bounceCount: '0', dailyCoveredUntil: null });
+      Object.assign(fields, {
+        confirmedAt: at,
+        bounceCount: '0',
+        dailyCoveredUntil: null,
+        ...RESUBSCRIBE_CLEARED,
+      });
     if (status === 'unsubscribed') fields.unsubscribedAt = at;
     if (status === 'bounced') fields.bouncedAt = at;
   }
@@ -778,7 +874,7 @@ function planWrite(
     outcome: 'updated',
     change: {
       id: input.id,
-      expected: current.status,
+      expected: current,
       createdMs: Date.parse(current.createdAt) || now,
       fields,
     },
@@ -804,5 +900,13 @@ function parseSubscriber(h: Record<string, string>): Subscriber | null {
     lastBounceReason: opt(h.lastBounceReason),
     lastBounceAt: opt(h.lastBounceAt),
     dailyCoveredUntil: opt(h.dailyCoveredUntil) === null ? null : Number(h.dailyCoveredUntil),
+    resubscribe:
+      h.resubRequestedAt === undefined || h.resubRequestedAt === ''
+        ? null
+        : {
+            requestedAt: h.resubRequestedAt,
+            mode: h.resubMode === 'immediate' ? 'immediate' : 'daily',
+            name: opt(h.resubName),
+          },
   };
 }

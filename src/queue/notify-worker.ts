@@ -18,7 +18,7 @@ import {
   type DigestSource,
   type SendOrder,
 } from '../notify/deliver.js';
-import { entryFromStored, digestIds, type DigestEntry } from '../notify/digest.js';
+import { entryFromStored, digestIds, publicPostUrl, type DigestEntry } from '../notify/digest.js';
 import { digestIdOf, fanOut, type DigestRequest, type FanOutResult } from '../notify/fan-out.js';
 import { publicRoutesWith } from '../notify/http.js';
 import { createLinks } from '../notify/links.js';
@@ -98,7 +98,12 @@ export const SMTP_CONFIG_PAUSE_MS = 5 * 60_000;
 /** A report published again within this time may still need its fan-out (see `onReportPublished`). */
 const REFANOUT_GRACE_MS = 24 * 3600 * 1000;
 
-/** The digest entries of reports, read from the pipeline's store. */
+/**
+ * The digest entries of reports, read from the pipeline's store. The board link is the first post,
+ * in `boardTargets` order, with an http(s) address: the file board (first by default) only has
+ * `file://` pages on this machine, so a Rhymix or webhook post after it is the one to link, and
+ * with the file board alone there is no link (see `publicPostUrl`).
+ */
 export function storeDigestSource(store: Store, boardTargets: readonly string[]): DigestSource {
   return {
     async entries(reportIds) {
@@ -108,11 +113,8 @@ export function storeDigestSource(store: Store, boardTargets: readonly string[])
         if (stored === null || summary === null) continue;
         let postUrl: string | null = null;
         for (const target of boardTargets) {
-          const post = await store.getPost(reportId, target);
-          if (post !== null) {
-            postUrl = post.url;
-            break;
-          }
+          postUrl = publicPostUrl((await store.getPost(reportId, target))?.url);
+          if (postUrl !== null) break;
         }
         out.push(entryFromStored({ reportId, report: stored.report, summary: summary.summary, postUrl }));
       }

@@ -1,4 +1,4 @@
-// CLI commands `subscribers add|remove|list|import|export` and `digest preview|send [--dry-run]` against a real redis-server.
+// CLI commands `subscribers add|remove|list|import|export` and `digest preview|send [--dry-run]` against a real redis-server, including board links (never a file:// page) and `send --report` checks.
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -9,12 +9,20 @@ import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { registerDigestCommands } from '../../src/cli/digest.js';
 import { registerSubscriberCommands, type NotifyCliContext } from '../../src/cli/subscribers.js';
 import { loadEnv, type Env } from '../../src/config/index.js';
+import { digestIds } from '../../src/notify/digest.js';
 import { NotifyStore } from '../../src/notify/notify-store.js';
 import { SubscriberStore } from '../../src/notify/subscribers.js';
 import { NOTIFY_QUEUE_NAMES } from '../../src/queue/notify-worker.js';
 import { Store } from '../../src/queue/store.js';
 import { Queue } from 'bullmq';
-import { fixtureReport, quietLogger, seedPublishedReport, TEST_SECRET } from '../support/notify-fixtures.js';
+import { AppError } from '../../src/shared/app-error.js';
+import {
+  fixtureReport,
+  quietLogger,
+  seedPublishedReport,
+  summaryRecord,
+  TEST_SECRET,
+} from '../support/notify-fixtures.js';
 import { freshPrefix, startTestRedis, type TestRedis } from '../support/redis.js';
 
 let server: TestRedis;
@@ -34,17 +42,20 @@ afterAll(async () => {
   await server.close();
   rmSync(dir, { recursive: true, force: true });
 });
-beforeEach(() => {
-  env = loadEnv({
+const envWith = (vars: Record<string, string> = {}): Env =>
+  loadEnv({
     env: {
       REDIS_URL: server.url,
       REDIS_PREFIX: freshPrefix('cli'),
       DATA_DIR: dir,
       TOKEN_SECRET: TEST_SECRET,
       LOG_LEVEL: 'silent',
+      ...vars,
     },
     envFile: null,
   });
+beforeEach(() => {
+  env = envWith();
   out = '';
 });
 
@@ -72,7 +83,10 @@ describe('subscribers commands', () => {
     ).toMatch(/^added: active +immediate +Kim@example\.org \(김독자\)/);
     const csv = path.join(dir, 'list.csv');
     writeFileSync(csv, 'email,name\r\nlee@example.org,이영희\r\nbroken,x\r\nkim@example.org,김독자\r\n');
-    const report = await run('subscribers', 'import', csv);
+    // A rejected row fails the command (exit code 1) after the good rows are imported.
+    const before = out.length;
+    await expect(run('subscribers', 'import', csv)).rejects.toMatchObject({ code: 'IMPORT_ROWS_REJECTED' });
+    const report = out.slice(before);
     expect(report).toContain('3 rows (UTF-8)');
     expect(report).toContain('added 1, updated 1, unchanged 0, rejected 1');
     expect(report).toContain('line 3: broken — invalid address');
@@ -96,9 +110,14 @@ describe('subscribers commands', () => {
 });
 
 describe('digest commands', () => {
-  async function seed(): Promise<string> {
+  /** What the file board records as a post's URL: a page on this machine. */
+  const fileBoardUrl = (reportId: string): string => `file://${dir}/board/posts/isw-ko-${reportId}.html`;
+
+  async function seed(posts: readonly { target: string; url: string }[] = []): Promise<string> {
     const f = fixtureReport('isw-roca-2025-03-02');
-    await seedPublishedReport(new Store(redis, env.REDIS_PREFIX), f);
+    const store = new Store(redis, env.REDIS_PREFIX);
+    if (posts.length === 0) await seedPublishedReport(store, f);
+    for (const post of posts) await seedPublishedReport(store, f, post.target, post.url);
     await new NotifyStore(redis, env.REDIS_PREFIX).recordPublished(f.reportId, NOW - 3600_000);
     const subscribers = new SubscriberStore(redis, env.REDIS_PREFIX, () => NOW);
     await subscribers.add({ address: 'daily@example.org', mode: 'daily', source: 'cli' });
@@ -147,5 +166,92 @@ describe('digest commands', () => {
     } finally {
       await queue.close();
     }
+  });
+
+  it('links no file-board page in a preview: with the default board alone, no board link at all', async () => {
+    const reportId = await seed([{ target: 'file', url: fileBoardUrl('x') }]);
+    const base = path.join(dir, 'preview', 'file-board');
+    await run('digest', 'preview', '--report', reportId, '--out', base);
+    const html = readFileSync(`${base}.html`, 'utf8');
+    const text = readFileSync(`${base}.txt`, 'utf8');
+    const eml = readFileSync(`${base}.eml`, 'latin1');
+    for (const part of [html, text, eml]) {
+      expect(part).not.toContain('file:');
+      expect(part).not.toContain(dir);
+      expect(part).not.toContain('게시판에서 전문 보기');
+    }
+    expect(html).not.toContain('href="#"');
+    expect(html).toMatch(
+      /<h2 class="report-title font"[^>]*>러시아의 공세 캠페인 평가, 2025년 3월 2일<\/h2>/,
+    );
+    expect(text).toContain('ISW 원문 보기 (영문): https://understandingwar.org/');
+  });
+
+  it('links the Rhymix post rather than the file board’s page when the report is on both', async () => {
+    env = envWith({ PUBLISH_TARGETS: 'file,rhymix' });
+    const rhymix = 'https://board.example.kr/index.php?mid=isw&document_srl=42';
+    const reportId = await seed([
+      { target: 'file', url: fileBoardUrl('x') },
+      { target: 'rhymix', url: rhymix },
+    ]);
+    const base = path.join(dir, 'preview', 'rhymix');
+    await run('digest', 'preview', '--report', reportId, '--out', base);
+    const html = readFileSync(`${base}.html`, 'utf8');
+    expect(html).toContain(`<a href="${rhymix.replace(/&/g, '&amp;')}"`);
+    expect(html).toMatch(
+      /<a class="button" href="https:\/\/board\.example\.kr\/index\.php\?mid=isw&amp;document_srl=42"/,
+    );
+    expect(readFileSync(`${base}.txt`, 'utf8')).toContain(`게시판에서 전문 보기: ${rhymix}`);
+    expect(html).not.toContain('file:');
+  });
+
+  it('refuses `send --report` for a report that is missing, not published or held, queueing nothing', async () => {
+    await seed();
+    const store = new Store(redis, env.REDIS_PREFIX);
+    const f = fixtureReport('isw-iran-update-2025-05-14');
+    await store.putReport(f.reportId, `email-${f.reportId}`, f.report);
+    await store.putSummary(summaryRecord(f.reportId, f.summary));
+    const queue = new Queue(NOTIFY_QUEUE_NAMES.fanOut, { connection: redis, prefix: env.REDIS_PREFIX });
+    try {
+      for (const dryRun of [[], ['--dry-run']]) {
+        const missing = run('digest', 'send', '--report', 'nonexistent', ...dryRun);
+        await expect(missing).rejects.toBeInstanceOf(AppError);
+        await expect(missing).rejects.toMatchObject({ code: 'REPORT_NOT_FOUND', kind: 'user' });
+        await expect(run('digest', 'send', '--report', f.reportId, ...dryRun)).rejects.toMatchObject({
+          code: 'NOT_PUBLISHED',
+          message: expect.stringContaining('has not been published yet') as unknown,
+        });
+      }
+      await store.setStage(f.reportId, 'publish', { state: 'held', at: '2025-05-14T00:00:00Z' });
+      await expect(run('digest', 'send', '--report', f.reportId)).rejects.toMatchObject({
+        code: 'NOT_PUBLISHED',
+        message: expect.stringContaining('is held') as unknown,
+      });
+      expect(out).toBe('');
+      expect(await queue.count()).toBe(0);
+    } finally {
+      await queue.close();
+    }
+  });
+
+  it('counts in --dry-run as the real send does: not those who already had the report', async () => {
+    const reportId = await seed();
+    const subscribers = new SubscriberStore(redis, env.REDIS_PREFIX, () => NOW);
+    await subscribers.add({ address: 'later@example.org', mode: 'immediate', source: 'cli' });
+    const instant = await subscribers.getByAddress('instant@example.org');
+    const instantId = instant?.id ?? '';
+    // As the send worker records an email SMTP accepted.
+    await new NotifyStore(redis, env.REDIS_PREFIX).finishSend(
+      digestIds.immediate(reportId),
+      instantId,
+      subscribers.keys.subscriber(instantId),
+      '{}',
+    );
+    const said = await run('digest', 'send', '--dry-run', '--report', reportId);
+    expect(said).toContain('later@example.org\t1 report(s)');
+    expect(said).not.toContain('instant@example.org');
+    expect(said).toContain(
+      `dry run of report ${reportId} (immediate subscribers): 1 email(s) would be sent, 1 subscriber(s) already had it (skipped)\n`,
+    );
   });
 });

@@ -1,5 +1,5 @@
-// Public HTTP routes: subscribe with double opt-in (confirmation mail over real SMTP), confirm, unsubscribe by link and by RFC 8058 one-click POST, forged/tampered tokens rejected.
-import type { FastifyInstance } from 'fastify';
+// Public HTTP routes: subscribe with double opt-in (confirmation mail over real SMTP; Korean-only errors; an honest throttle page), re-subscribing after an unsubscribe, confirm, unsubscribe by link and by RFC 8058 one-click POST, forged/tampered tokens rejected.
+import type { FastifyInstance, LightMyRequestResponse } from 'fastify';
 import { Redis } from 'ioredis';
 import { simpleParser } from 'mailparser';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
@@ -153,6 +153,59 @@ describe('subscribe (double opt-in)', () => {
     expect(bad.statusCode).toBe(400);
     expect(bad.body).toContain('이메일 주소를 확인해 주세요');
     expect(bad.body).toContain('value="nope"');
+  });
+
+  it('explains a refused address in Korean only', async () => {
+    const inputs = [
+      'nope',
+      'a@@example.org',
+      'x@localhost',
+      '김@example.org',
+      'a b@example.org',
+      `${'a'.repeat(64)}@${'b'.repeat(60)}.${'c'.repeat(60)}.${'d'.repeat(60)}.${'e'.repeat(10)}.org`,
+      '',
+    ];
+    for (const address of inputs) {
+      const res = await app.inject({
+        method: 'POST',
+        url: '/subscribe',
+        headers: FORM,
+        payload: new URLSearchParams({ address }).toString(),
+      });
+      expect(res.statusCode, address).toBe(400);
+      const error = /<p class="error" role="alert">([^<]*)<\/p>/.exec(res.body)?.[1] ?? '';
+      expect(error, address).toContain('이메일 주소를 확인해 주세요.');
+      // No English words (checkAddress's reasons are for the CLI and logs); HTML entities aside.
+      expect(error.replace(/&#?\w+;/g, ''), address).not.toMatch(/[A-Za-z]{3,}/);
+    }
+  });
+
+  it('says honestly that a repeat within the throttle period sent nothing, alike for every address', async () => {
+    await subscribers.add({ address: 'member@example.org', source: 'cli' });
+    const post = (address: string): Promise<LightMyRequestResponse> =>
+      app.inject({
+        method: 'POST',
+        url: '/subscribe',
+        headers: FORM,
+        payload: new URLSearchParams({ address, mode: 'daily' }).toString(),
+      });
+    expect((await post('member@example.org')).statusCode).toBe(200);
+    const first = await post('fresh@example.org');
+    expect(first.statusCode).toBe(200);
+    expect(first.body).toContain('확인 메일을 보냈습니다');
+    expect(mailsTo('fresh@example.org')).toBe(1);
+
+    const again = await post('fresh@example.org');
+    expect(again.statusCode).toBe(429);
+    expect(again.body).not.toContain('확인 메일을 보냈습니다');
+    expect(again.body).toContain('확인 메일을 다시 보내지 않았습니다');
+    expect(again.body).toContain('10분 뒤에 다시 신청할 수 있습니다');
+    expect(Number(again.headers['retry-after'])).toBeGreaterThan(590);
+    expect(mailsTo('fresh@example.org')).toBe(1);
+    // An active subscriber's repeat gets the very same answer: the page does not tell who subscribes.
+    const member = await post('member@example.org');
+    expect(member.statusCode).toBe(429);
+    expect(member.body.replace('m***@', 'f***@')).toBe(again.body);
   });
 
   it('answers 503 when the confirmation cannot be sent, and lets the person retry at once', async () => {
@@ -310,6 +363,76 @@ describe('unsubscribe', () => {
     const res = await app.inject({ method: 'POST', url: pathOf(link), headers: FORM, payload: '' });
     expect(res.statusCode).toBe(400);
     expect((await subscribers.get(s.id))?.status).toBe('unsubscribed');
+  });
+
+  it('keeps an unsubscribe when anyone submits the address on the form, until the emailed link is clicked', async () => {
+    const { subscriber: alice } = await subscribers.add({
+      address: 'alice@example.org',
+      name: 'Alice',
+      mode: 'immediate',
+      source: 'cli',
+    });
+    const oldConfirm = pathOf(links.confirmUrl(alice, clock()));
+    clock.advance(60_000);
+    await app.inject({
+      method: 'POST',
+      url: pathOf(links.unsubscribeUrl(alice, clock())),
+      headers: FORM,
+      payload: 'List-Unsubscribe=One-Click',
+    });
+    clock.advance(60_000);
+    const res = await app.inject({
+      method: 'POST',
+      url: '/subscribe',
+      headers: FORM,
+      payload: 'address=alice%40example.org&mode=daily&website=',
+    });
+    expect(res.statusCode).toBe(200);
+    expect(res.body).toContain('a***@example.org 주소로 확인 메일을 보냈습니다');
+    expect(await subscribers.get(alice.id)).toMatchObject({
+      status: 'unsubscribed',
+      name: 'Alice',
+      resubscribe: { mode: 'daily' },
+    });
+    // Her old confirmation link says at once that it cannot be used, and the POST agrees.
+    const oldPage = await app.inject({ method: 'GET', url: oldConfirm });
+    expect(oldPage.body).not.toContain('method="post"');
+    expect(
+      (await app.inject({ method: 'POST', url: oldConfirm, headers: FORM, payload: '' })).statusCode,
+    ).toBe(400);
+    expect((await subscribers.get(alice.id))?.status).toBe('unsubscribed');
+
+    const link = await confirmLinkFor('alice@example.org');
+    const page = await app.inject({ method: 'GET', url: pathOf(link) });
+    expect(page.statusCode).toBe(200);
+    expect(page.body).toContain('method="post"');
+    const done = await app.inject({ method: 'POST', url: pathOf(link), headers: FORM, payload: '' });
+    expect(done.statusCode).toBe(200);
+    expect(done.body).toContain('구독이 시작되었습니다');
+    expect(await subscribers.get(alice.id)).toMatchObject({
+      status: 'active',
+      mode: 'daily',
+      name: 'Alice',
+      resubscribe: null,
+    });
+  });
+
+  it('tells on the confirm page, before any button, that an old link of someone who unsubscribed cannot be used', async () => {
+    const { subscriber } = await subscribers.add({ address: 'gone@example.org', source: 'cli' });
+    const url = pathOf(links.confirmUrl(subscriber, clock()));
+    clock.advance(60_000);
+    await subscribers.unsubscribe(subscriber.id, 'web');
+    const get = await app.inject({ method: 'GET', url });
+    const post = await app.inject({ method: 'POST', url, headers: FORM, payload: '' });
+    expect(get.statusCode).toBe(post.statusCode);
+    for (const res of [get, post]) {
+      expect(res.body).not.toContain('method="post"');
+      expect(res.body).not.toContain('아래 버튼을 눌러 주세요');
+      expect(res.body).toContain('이 링크로는 구독할 수 없습니다');
+      expect(res.body).toContain('수신 거부되었고');
+      expect(res.body).toContain('구독을 새로 신청해 주세요');
+      expect(res.body).toContain('href="https://isw-ko.example/subscribe"');
+    }
   });
 
   it('rejects an expired confirm link', async () => {

@@ -1,4 +1,4 @@
-// Subscriber store on a real redis-server: add/update/remove, status transitions, CSV import report (added/updated/rejected+why), export round trip, bounce counting, paging.
+// Subscriber store on a real redis-server: add/update/remove, status transitions, web re-subscription keeping an opt-out until confirmed, CSV import report (added/updated/rejected+why), export round trip, bounce counting, paging.
 import { Redis } from 'ioredis';
 import iconv from 'iconv-lite';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
@@ -47,7 +47,10 @@ describe('status transitions (pure table)', () => {
     expect(nextStatus('unsubscribed', 'admin-add').ok).toBe(false);
     expect(nextStatus('bounced', 'admin-add').ok).toBe(false);
     expect(nextStatus('bounced', 'admin-add-force')).toEqual({ ok: true, status: 'active' });
-    expect(nextStatus('unsubscribed', 'web-subscribe')).toEqual({ ok: true, status: 'pending' });
+    // The form alone never lifts an opt-out: the request waits beside it for the emailed link.
+    expect(nextStatus('unsubscribed', 'web-subscribe')).toEqual({ ok: true, status: 'unsubscribed' });
+    expect(nextStatus('bounced', 'web-subscribe')).toEqual({ ok: true, status: 'bounced' });
+    expect(nextStatus(null, 'web-subscribe')).toEqual({ ok: true, status: 'pending' });
     expect(nextStatus('active', 'web-subscribe')).toEqual({ ok: true, status: 'active' });
     expect(nextStatus('unsubscribed', 'confirm').ok).toBe(false);
     expect(nextStatus('pending', 'confirm')).toEqual({ ok: true, status: 'active' });
@@ -101,18 +104,109 @@ describe('SubscriberStore', () => {
     expect(r.needsConfirmation).toBe(true);
     expect(r.subscriber.status).toBe('pending');
     expect((await store.pageActive('immediate', null, 10)).ids).toEqual([]);
-    const confirmed = await store.confirm(r.subscriber.id);
+    const confirmed = await store.confirm(r.subscriber.id, clock());
     expect(confirmed.status).toBe('active');
-    expect((await store.confirm(r.subscriber.id)).status).toBe('active');
+    expect((await store.confirm(r.subscriber.id, clock())).status).toBe('active');
     expect(
       (await store.requestSubscription({ address: 'web@example.org', mode: 'daily' })).needsConfirmation,
     ).toBe(false);
+    const linkSentAt = clock();
+    clock.advance(60_000);
     await store.unsubscribe(r.subscriber.id, 'web');
-    expect(await codeOf(store.confirm(r.subscriber.id))).toBe('TOKEN_INVALID');
+    expect(await codeOf(store.confirm(r.subscriber.id, linkSentAt))).toBe('TOKEN_INVALID');
     // Subscribing again on the web is allowed (and needs a new confirmation).
     expect(
       (await store.requestSubscription({ address: 'web@example.org', mode: 'daily' })).needsConfirmation,
     ).toBe(true);
+  });
+
+  it('keeps an opt-out when anyone asks on the web form, until the emailed link is clicked', async () => {
+    const { subscriber: alice } = await store.add({
+      address: 'alice@example.org',
+      name: 'Alice',
+      mode: 'immediate',
+      source: 'cli',
+    });
+    const oldLinkAt = clock();
+    clock.advance(60_000);
+    await store.unsubscribe(alice.id, 'web');
+    const unsubscribedAt = (await store.get(alice.id))?.unsubscribedAt;
+    clock.advance(60_000);
+    // Anyone can type her address into the public form (no name given).
+    const r = await store.requestSubscription({ address: 'alice@example.org', name: null, mode: 'daily' });
+    expect(r.needsConfirmation).toBe(true);
+    expect(r.subscriber).toMatchObject({
+      status: 'unsubscribed',
+      name: 'Alice',
+      mode: 'immediate',
+      unsubscribedAt,
+      resubscribe: { mode: 'daily', name: null },
+    });
+    expect((await store.pageActive('daily', null, 10)).ids).toEqual([]);
+    // Nothing but her click lifts the opt-out: not an import, not `add`, not an old link.
+    const report = await store.importCsv(Buffer.from('email,name\r\nalice@example.org,\r\n'));
+    expect(report).toMatchObject({ added: 0, updated: 0, unchanged: 0 });
+    expect(report.rejected).toEqual([
+      {
+        line: 2,
+        address: 'alice@example.org',
+        reason: expect.stringContaining('opted out: unsubscribed') as string,
+      },
+    ]);
+    expect(await codeOf(store.add({ address: 'alice@example.org', source: 'cli' }))).toBe(
+      'SUBSCRIBER_OPTED_OUT',
+    );
+    expect(await codeOf(store.confirm(alice.id, oldLinkAt))).toBe('TOKEN_INVALID');
+    expect((await store.get(alice.id))?.status).toBe('unsubscribed');
+    // The link mailed for the request: active, with the mode asked for and her name kept.
+    const confirmed = await store.confirm(alice.id, clock());
+    expect(confirmed).toMatchObject({ status: 'active', mode: 'daily', name: 'Alice', resubscribe: null });
+    expect((await store.pageActive('daily', null, 10)).ids).toEqual([alice.id]);
+  });
+
+  it('lets an unsubscribe withdraw a pending re-subscription request, and a bounced address ask again', async () => {
+    const { subscriber: bob } = await store.add({ address: 'bob@example.org', mode: 'daily', source: 'cli' });
+    await store.unsubscribe(bob.id, 'web');
+    clock.advance(60_000);
+    await store.requestSubscription({ address: 'bob@example.org', name: '밥', mode: 'immediate' });
+    const linkAt = clock();
+    clock.advance(60_000);
+    const withdrawn = await store.unsubscribe(bob.id, 'mail');
+    expect(withdrawn.changed).toBe(true);
+    expect(withdrawn.subscriber.resubscribe).toBeNull();
+    expect(await codeOf(store.confirm(bob.id, linkAt))).toBe('TOKEN_INVALID');
+    expect((await store.unsubscribe(bob.id, 'mail')).changed).toBe(false);
+
+    const { subscriber: gone } = await store.add({ address: 'gone2@example.org', source: 'cli' });
+    await store.recordBounce(gone.id, '550 5.1.1 User unknown', 1);
+    clock.advance(60_000);
+    const r = await store.requestSubscription({ address: 'gone2@example.org', mode: 'immediate' });
+    expect(r).toMatchObject({ needsConfirmation: true, subscriber: { status: 'bounced' } });
+    expect(await codeOf(store.add({ address: 'gone2@example.org', source: 'cli' }))).toBe(
+      'SUBSCRIBER_OPTED_OUT',
+    );
+    expect(await store.confirm(gone.id, clock())).toMatchObject({ status: 'active', bounceCount: 0 });
+  });
+
+  it('still treats a record that older versions turned from unsubscribed into pending as opted out', async () => {
+    const id = subscriberIdOf('legacy@example.org');
+    await redis.hset(store.keys.subscriber(id), {
+      id,
+      address: 'legacy@example.org',
+      mode: 'daily',
+      status: 'pending',
+      source: 'web',
+      createdAt: '2025-01-01T00:00:00.000Z',
+      updatedAt: '2025-02-01T00:00:00.000Z',
+      unsubscribedAt: '2025-01-15T00:00:00.000Z',
+    });
+    await redis.zadd(store.keys.allSubscribers, 1, id);
+    expect(await codeOf(store.add({ address: 'legacy@example.org', source: 'cli' }))).toBe(
+      'SUBSCRIBER_OPTED_OUT',
+    );
+    const report = await store.importCsv(Buffer.from('legacy@example.org\n'));
+    expect(report.rejected).toHaveLength(1);
+    expect((await store.get(id))?.status).toBe('pending');
   });
 
   it('counts bounces in a row, marks the subscriber bounced at the limit, and keeps the reason', async () => {

@@ -76,15 +76,24 @@ export function summaryRecord(reportId: string, summary: Summary): SummaryRecord
   };
 }
 
-/** Put a report, its summary and its board post in the pipeline store, as after publish. */
-export async function seedPublishedReport(store: Store, f: FixtureReport, target = 'file'): Promise<void> {
+/**
+ * Put a report, its summary, its board post (at `url`, default {@link postUrlOf}) and its publish
+ * stage in the pipeline store, as after publish.
+ */
+export async function seedPublishedReport(
+  store: Store,
+  f: FixtureReport,
+  target = 'file',
+  url = postUrlOf(f.reportId),
+): Promise<void> {
   await store.putReport(f.reportId, `email-${f.reportId}`, f.report);
   await store.putSummary(summaryRecord(f.reportId, f.summary));
+  await store.setStage(f.reportId, 'publish', { state: 'done', at: f.report.publishedAt });
   await store.putPost({
     reportId: f.reportId,
     target,
     id: f.reportId,
-    url: postUrlOf(f.reportId),
+    url,
     key: `isw-ko-${f.reportId}`,
     title: `[ISW] ${f.summary.title_ko}`,
     publishedAt: f.report.publishedAt,

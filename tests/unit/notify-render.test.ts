@@ -1,4 +1,4 @@
-// Digest rendering: golden digests (HTML inlined by juice + text), structure, Korean text, size budget, and the built MIME message.
+// Digest rendering: golden digests (HTML inlined by juice + text), structure, Korean text, size budget, board links (http(s) only), and the built MIME message.
 import { readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -8,7 +8,7 @@ import nodemailer from 'nodemailer';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { subscriberIdOf } from '../../src/notify/address.js';
 import { composeDigestMail } from '../../src/notify/deliver.js';
-import { HTML_BUDGET_BYTES, type DigestEntry } from '../../src/notify/digest.js';
+import { entryFromStored, HTML_BUDGET_BYTES, type DigestEntry } from '../../src/notify/digest.js';
 import { createLinks } from '../../src/notify/links.js';
 import { prepareDigest } from '../../src/notify/encoded-body.js';
 import { toMessageOptions } from '../../src/notify/mailer.js';
@@ -23,6 +23,7 @@ import { loadNotifyTemplates, type NotifyTemplates } from '../../src/notify/temp
 import { readToken, verifyToken } from '../../src/notify/tokens.js';
 import {
   fixtureEntry,
+  fixtureReport,
   NOTIFY_FIXTURES,
   syntheticEntry,
   TEST_SECRET,
@@ -116,6 +117,42 @@ describe('renderDigest', () => {
       for (const t of entry.takeaways) expect(r.text).toContain(t);
     }
     expect(r.html).not.toMatch(/rs6\.net|constantcontact/);
+  });
+
+  it('links no file-board page: the title is plain text and no board button or line, in both parts', () => {
+    const f = fixtureReport('isw-roca-2025-03-02');
+    const onFileBoard = entryFromStored({
+      ...f,
+      postUrl: `file:///srv/isw-ko/data/board/posts/isw-ko-${f.reportId}.html`,
+    });
+    expect(onFileBoard.postUrl).toBeNull();
+    for (const entries of [[onFileBoard], [onFileBoard, ...allFixtures().slice(1)]]) {
+      const r = renderDigest(templates, { entries, mode: 'daily', sentAt: SENT_AT, timeZone: 'Asia/Seoul' });
+      for (const part of [r.html, r.text]) {
+        expect(part).not.toContain('file:');
+        expect(part).not.toContain('/srv/isw-ko');
+      }
+      const $ = load(r.html);
+      const hrefs = $('a')
+        .toArray()
+        .map((a) => $(a).attr('href') ?? '');
+      for (const href of hrefs) expect(href).toMatch(/^https:\/\//);
+      const td = $('td.report').filter((_, el) => $(el).find('h2').text() === onFileBoard.title);
+      expect(td.find('h2 a')).toHaveLength(0);
+      expect(td.find('a.button')).toHaveLength(0);
+      expect(td.find('a.button-secondary').attr('href')).toBe(onFileBoard.fullReportUrl);
+      expect(r.html.split('게시판에서 전문 보기')).toHaveLength(entries.length);
+      expect(r.text.split('게시판에서 전문 보기')).toHaveLength(entries.length);
+      expect(r.text).toContain(`ISW 원문 보기 (영문): ${onFileBoard.fullReportUrl ?? ''}`);
+    }
+  });
+
+  it('keeps an http(s) board link as it is', () => {
+    const f = fixtureReport('isw-roca-2025-03-02');
+    const url = 'http://board.example.kr/index.php?mid=isw&document_srl=42';
+    expect(entryFromStored({ ...f, postUrl: url }).postUrl).toBe(url);
+    expect(entryFromStored({ ...f, postUrl: '/posts/x.html' }).postUrl).toBeNull();
+    expect(entryFromStored({ ...f, postUrl: null }).postUrl).toBeNull();
   });
 
   it('inlines the CSS with juice: styles on the elements, media queries kept, Outlook conditionals kept', () => {
@@ -271,6 +308,48 @@ describe('the built email (MIME)', () => {
       expect(readToken(token)?.purpose).toBe('unsubscribe');
     },
   );
+
+  it('carries the https one-click URL alone when no mailbox reads unsubscribe mail (no mailto)', async () => {
+    const settings = testSettings({ unsubscribeMailto: null });
+    const links = createLinks({
+      baseUrl: settings.publicBaseUrl,
+      secret: TEST_SECRET,
+      mailto: settings.unsubscribeMailto,
+    });
+    const subscriber = {
+      id: subscriberIdOf('reader@example.org'),
+      address: 'reader@example.org',
+      name: null,
+    };
+    const unsubscribe = links.unsubscribeLinks(subscriber, SENT_AT);
+    expect(unsubscribe.mailto).toBeNull();
+    expect(links.unsubscribeMailto(subscriber, SENT_AT)).toBeNull();
+    const rendered = renderDigest(templates, {
+      entries: [fixtureEntry('isw-roca-2025-03-02')],
+      mode: 'immediate',
+      sentAt: SENT_AT,
+      timeZone: 'Asia/Seoul',
+    });
+    const mail = composeDigestMail(
+      prepareDigest(rendered),
+      subscriber,
+      'rt-1',
+      { unsubscribeUrl: unsubscribe.url, unsubscribeMailto: unsubscribe.mailto },
+      settings.from,
+    );
+    const info = await nodemailer
+      .createTransport({ streamTransport: true, buffer: true, newline: 'windows' })
+      .sendMail(toMessageOptions(mail));
+    const raw = (info.message as Buffer).toString('latin1');
+    // Unfolded (nodemailer may fold right after the colon).
+    const header = /^List-Unsubscribe:(.*(?:\r\n[ \t].*)*)/m
+      .exec(raw)?.[1]
+      ?.replace(/\r\n[ \t]+/g, ' ')
+      .trim();
+    expect(header).toBe(`<${unsubscribe.url}>`);
+    expect(raw).not.toMatch(/mailto:/i);
+    expect(raw).toMatch(/^List-Unsubscribe-Post: List-Unsubscribe=One-Click$/im);
+  });
 
   it('renders the confirmation email with the confirm link in both parts', () => {
     const r = renderConfirmation(templates, {
