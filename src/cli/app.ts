@@ -63,57 +63,86 @@ export function loggerFor(env: Env): Logger {
 
 /**
  * The boards posts go to (PUBLISH_TARGETS, or the file board plus whatever is configured). Rhymix
- * logs in and resolves its category here, so a wrong setting stops start-up with the reason.
+ * logs in and resolves its category here, so a wrong setting stops start-up with the reason — in a
+ * process that publishes. Others (`jobs`, `ingest`, a summarize-only worker) only need the boards'
+ * names to queue publish jobs, and must work while a board is down: they get {@link notHere}.
  */
 async function publishAdapters(
   env: Env,
   redisTarget: RedisTarget,
   logger: Logger,
   templates: PostTemplates,
+  publishes: boolean,
 ): Promise<{ list: BoardAdapter[]; close: () => Promise<void> }> {
   const list: BoardAdapter[] = [];
   const closers: (() => Promise<unknown>)[] = [];
-  for (const name of publishTargetNamesFrom(env)) {
-    if (name === 'file') {
-      list.push(new FileBoard(env.BOARD_DIR ?? path.join(env.DATA_DIR, 'board'), { templates, logger }));
-    } else if (name === 'rhymix') {
-      const settings = rhymixSettingsFrom(env);
-      if (settings === null)
-        throw new AppError(
-          'RHYMIX_NOT_CONFIGURED',
-          'user',
-          'PUBLISH_TARGETS names rhymix but RHYMIX_URL is not set',
-          { hint: 'set RHYMIX_URL, RHYMIX_MID, RHYMIX_USER and RHYMIX_PASSWORD' },
+  const close = async (): Promise<void> => {
+    for (const closer of closers) await closer();
+  };
+  try {
+    await addAdapters();
+  } catch (err) {
+    await close(); // a board that refused the login: its spacer connection must not keep us alive
+    throw err;
+  }
+  return { list, close };
+
+  async function addAdapters(): Promise<void> {
+    for (const name of publishTargetNamesFrom(env)) {
+      if (name === 'file') {
+        list.push(new FileBoard(env.BOARD_DIR ?? path.join(env.DATA_DIR, 'board'), { templates, logger }));
+      } else if (name === 'rhymix') {
+        const settings = rhymixSettingsFrom(env);
+        if (settings === null)
+          throw new AppError(
+            'RHYMIX_NOT_CONFIGURED',
+            'user',
+            'PUBLISH_TARGETS names rhymix but RHYMIX_URL is not set',
+            { hint: 'set RHYMIX_URL, RHYMIX_MID, RHYMIX_USER and RHYMIX_PASSWORD' },
+          );
+        if (!publishes) {
+          list.push(notHere('rhymix'));
+          continue;
+        }
+        // The spacing between posts holds across every process posting to this board.
+        const redis = createRedis(redisTarget, 'isw-ko-rhymix-spacer');
+        redis.on('error', (err) => {
+          logger.warn({ err: err.message }, 'rhymix spacer redis connection error');
+        });
+        closers.push(() => redis.quit());
+        const spacer = new RedisSpacer(redis, {
+          key: spacerKey(env.REDIS_PREFIX, settings.baseUrl),
+          intervalMs: settings.minIntervalMs,
+        });
+        list.push(
+          await RhymixBoard.connect(settings, { spacer, logger: logger.child({ target: 'rhymix' }) }),
         );
-      // The spacing between posts holds across every process posting to this board.
-      const redis = createRedis(redisTarget, 'isw-ko-rhymix-spacer');
-      redis.on('error', (err) => {
-        logger.warn({ err: err.message }, 'rhymix spacer redis connection error');
-      });
-      closers.push(() => redis.quit());
-      const spacer = new RedisSpacer(redis, {
-        key: spacerKey(env.REDIS_PREFIX, settings.baseUrl),
-        intervalMs: settings.minIntervalMs,
-      });
-      list.push(await RhymixBoard.connect(settings, { spacer, logger: logger.child({ target: 'rhymix' }) }));
-    } else {
-      const settings = webhookSettingsFrom(env);
-      if (settings === null)
-        throw new AppError(
-          'WEBHOOK_NOT_CONFIGURED',
-          'user',
-          'PUBLISH_TARGETS names webhook but WEBHOOK_URL is not set',
-          { hint: 'set WEBHOOK_URL and WEBHOOK_SECRET' },
-        );
-      list.push(new WebhookTarget(settings, { logger: logger.child({ target: 'webhook' }) }));
+      } else {
+        const settings = webhookSettingsFrom(env);
+        if (settings === null)
+          throw new AppError(
+            'WEBHOOK_NOT_CONFIGURED',
+            'user',
+            'PUBLISH_TARGETS names webhook but WEBHOOK_URL is not set',
+            { hint: 'set WEBHOOK_URL and WEBHOOK_SECRET' },
+          );
+        list.push(new WebhookTarget(settings, { logger: logger.child({ target: 'webhook' }) }));
+      }
     }
   }
-  return {
-    list,
-    close: async () => {
-      for (const close of closers) await close();
-    },
-  };
+}
+
+/** A board by name only, in a process without a publish worker: nothing may post through it. */
+function notHere(name: string): BoardAdapter {
+  const refuse = (): Promise<never> =>
+    Promise.reject(
+      new AppError(
+        'BUG',
+        'bug',
+        `the ${name} board is not connected in a process that runs no publish worker`,
+      ),
+    );
+  return { name, find: refuse, publish: refuse, update: refuse };
 }
 
 /** Redis as configured: REDIS_URL, or the embedded redis-server under DATA_DIR (started if needed). */
@@ -195,10 +224,33 @@ export function publishTargets(
 
 /**
  * The composition root: the only place that turns configuration into objects. Config was
- * validated before this runs; nothing connects at import time.
+ * validated before this runs; nothing connects at import time. When a part fails to start (a
+ * board that refuses the login, a busy port), what had started is stopped again, newest first —
+ * the embedded redis-server last — so the process exits instead of hanging on open connections.
  */
 export async function startApp(env: Env, options: AppOptions): Promise<App> {
   const logger = options.logger ?? loggerFor(env);
+  const undo: (() => Promise<unknown>)[] = [];
+  try {
+    return await assembleApp(env, { ...options, logger }, undo);
+  } catch (err) {
+    for (const step of undo.reverse()) {
+      try {
+        await step();
+      } catch (stepErr) {
+        logger.warn({ err: stepErr }, 'error while stopping after a failed start; continuing');
+      }
+    }
+    throw err;
+  }
+}
+
+async function assembleApp(
+  env: Env,
+  options: AppOptions & { readonly logger: Logger },
+  undo: (() => Promise<unknown>)[],
+): Promise<App> {
+  const logger = options.logger;
   const llm = resolveLlmSettings(env);
   if (llm.usingLocalOllamaDefault) {
     logger.warn(
@@ -224,6 +276,7 @@ export async function startApp(env: Env, options: AppOptions): Promise<App> {
     resolveNotify = resolve;
   });
   const { target, embedded } = await connectRedis(env, logger, options.handlesSignals === true);
+  undo.push(async () => embedded?.stop());
 
   const metrics = options.metrics ?? new Metrics();
   let pipeline: Pipeline | null = null;
@@ -235,7 +288,8 @@ export async function startApp(env: Env, options: AppOptions): Promise<App> {
     },
   };
   const summarizer = new Summarizer({ client: createLlmClient(llm), settings: llm, prompts, ledger, logger });
-  const adapters = await publishAdapters(env, target, logger, templates);
+  const adapters = await publishAdapters(env, target, logger, templates, options.workers.includes('publish'));
+  undo.push(() => adapters.close());
   const targets = publishTargets(adapters.list, { env, templates, logger });
 
   const parseOptions = parseOptionsFrom(env);
@@ -268,6 +322,7 @@ export async function startApp(env: Env, options: AppOptions): Promise<App> {
     },
   });
   const started = pipeline;
+  undo.push(() => started.close());
   const runsNotify = options.workers.includes('notify');
   const notify = await startNotifyWorkers({
     redis: target,
@@ -286,6 +341,7 @@ export async function startApp(env: Env, options: AppOptions): Promise<App> {
     },
   });
   resolveNotify(notify);
+  undo.push(() => notify.close());
   metrics.observeQueues(() => started.counts());
 
   // The inbox: the IMAP watcher when IMAP_HOST is set, else the drop folder (the embedded default).
@@ -294,7 +350,9 @@ export async function startApp(env: Env, options: AppOptions): Promise<App> {
   if (options.inbox) {
     const log = logger.child({ stage: 'inbox' });
     if (imap !== null) {
-      inboxRedis = createRedis(target, 'isw-ko-inbox');
+      const redis = createRedis(target, 'isw-ko-inbox');
+      inboxRedis = redis;
+      undo.push(() => redis.quit());
       inboxRedis.on('error', (err) => {
         log.warn({ err: err.message }, 'inbox redis connection error; reconnecting');
       });
@@ -324,6 +382,7 @@ export async function startApp(env: Env, options: AppOptions): Promise<App> {
         metrics.imapReconnects.inc();
       });
       inbox = watcher;
+      undo.push(() => watcher.close());
       await watcher.start();
     } else {
       const folder = new DropFolder(
@@ -333,6 +392,7 @@ export async function startApp(env: Env, options: AppOptions): Promise<App> {
         },
       );
       inbox = folder;
+      undo.push(() => folder.close());
       await folder.start();
     }
   }

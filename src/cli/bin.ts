@@ -1,3 +1,8 @@
 import { main } from './main.js';
 
-process.exitCode = await main(process.argv);
+const code = await main(process.argv);
+process.exitCode = code;
+// Every command closes what it opened before main() returns, and the process then ends by itself.
+// Should a connection or timer be left open by mistake, a finished command must not hang a script
+// or a cron job on it: once pending output has had a moment to drain, exit anyway.
+setTimeout(() => process.exit(code), 5_000).unref();

@@ -1,5 +1,6 @@
 import { watch, type FSWatcher } from 'node:fs';
 import { mkdir, readdir, readFile, rename, stat } from 'node:fs/promises';
+import { errnoOf } from '../shared/fs-errors.js';
 import path from 'node:path';
 import type { Logger } from '../shared/logger.js';
 
@@ -34,6 +35,8 @@ export class DropFolder {
   private closed = false;
   /** What each file looked like when first seen unchanged: name → size, mtime and when. */
   private readonly seen = new Map<string, { size: number; mtimeMs: number; at: number }>();
+  /** Files that are not .eml, already mentioned in the log once. */
+  private readonly ignored = new Set<string>();
 
   constructor(options: DropFolderOptions, deliver: Deliver) {
     this.options = options;
@@ -83,7 +86,22 @@ export class DropFolder {
   }
 
   private async scanOnce(): Promise<void> {
-    const names = (await readdir(this.options.dir)).filter((n) => n.toLowerCase().endsWith('.eml')).sort();
+    const all = await readdir(this.options.dir, { withFileTypes: true });
+    // Said once per name: an operator who saved a report as .txt otherwise waits for nothing.
+    for (const entry of all) {
+      if (!entry.isFile() || entry.name.toLowerCase().endsWith('.eml') || entry.name.startsWith('.'))
+        continue;
+      if (this.ignored.has(entry.name)) continue;
+      this.ignored.add(entry.name);
+      this.options.logger.info(
+        { file: entry.name },
+        'not an .eml file: left alone in the inbox folder (rename it to .eml to have it read)',
+      );
+    }
+    const names = all
+      .filter((e) => e.name.toLowerCase().endsWith('.eml'))
+      .map((e) => e.name)
+      .sort();
     const stableMs = this.options.stableMs ?? 50;
     let waiting = false;
     for (const name of names) {
@@ -120,17 +138,29 @@ export class DropFolder {
 
   private async deliverFile(file: string, name: string): Promise<void> {
     const log = this.options.logger.child({ file: name });
-    const raw = await readFile(file);
+    const raw = await readFile(file).catch((err: unknown) => {
+      if (errnoOf(err) === 'ENOENT') return null; // another isw-ko process on this folder took it
+      throw err;
+    });
+    if (raw === null) return;
     try {
       await this.deliver(raw, name);
     } catch (err) {
       log.warn({ err }, 'could not queue the email; it stays in the inbox and is tried again');
       return;
     }
-    await rename(
-      file,
-      path.join(this.processedDir, `${new Date().toISOString().replace(/[:.]/g, '-')}-${name}`),
-    );
+    try {
+      await rename(
+        file,
+        path.join(this.processedDir, `${new Date().toISOString().replace(/[:.]/g, '-')}-${name}`),
+      );
+    } catch (err) {
+      if (errnoOf(err) !== 'ENOENT') throw err;
+      // Another process watching this folder queued it too and moved it first: the same email
+      // makes the same job, so it is processed once either way.
+      log.debug('email queued; another process had already moved it to processed/');
+      return;
+    }
     log.info('email queued and moved to processed/');
   }
 

@@ -2,6 +2,7 @@ import { DelayedError, Queue, UnrecoverableError, Worker, type Job } from 'bullm
 import type { Redis } from 'ioredis';
 import { ParseError, type Report } from '../parse/index.js';
 import { AppError, isAppError } from '../shared/app-error.js';
+import { TIMED_OUT, within } from '../shared/timeout.js';
 import type { Logger } from '../shared/logger.js';
 import type { SummaryRecord } from '../summarize/summary.js';
 import { isFinalAttempt } from './attempts.js';
@@ -51,6 +52,9 @@ export interface PipelineOptions {
   /** Told of every finished attempt of this process's workers (metrics); must not throw. */
   readonly onJobFinished?: (event: JobFinishedEvent) => void;
 }
+
+/** How long start-up waits for Redis to answer a first PING before it gives up with the reason. */
+const REDIS_START_TIMEOUT_MS = 15_000;
 
 /** What became of an email handed to {@link Pipeline.enqueueEmail}. */
 export interface EnqueuedEmail {
@@ -116,7 +120,19 @@ export class Pipeline {
         'redis connection error; reconnecting',
       );
     });
-    await redis.ping();
+    // ioredis retries a refused connection forever; a command that cannot reach Redis at all
+    // should say so and exit, not wait silently (a supervisor restarts `run` if it must wait).
+    if ((await within(redis.ping(), REDIS_START_TIMEOUT_MS)) === TIMED_OUT) {
+      redis.disconnect();
+      throw new AppError(
+        'REDIS_UNREACHABLE',
+        'operational',
+        `Redis at ${describeTarget(options.redis)} did not answer within ${REDIS_START_TIMEOUT_MS / 1000} s`,
+        {
+          hint: 'start Redis, or fix REDIS_URL (unset it to use the embedded redis-server); `isw-ko doctor` checks it',
+        },
+      );
+    }
     const pipeline = new Pipeline(options, redis);
     for (const name of options.workers) pipeline.startWorker(name);
     options.logger.info(

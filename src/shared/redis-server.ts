@@ -2,6 +2,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdirSync, rmSync } from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
+import { Redis } from 'ioredis';
 import { AppError } from './app-error.js';
 import type { Logger } from './logger.js';
 
@@ -34,7 +35,12 @@ export interface RunningRedis {
   /** False when an already running server (another isw-ko process's) was reused. */
   readonly owned: boolean;
   readonly pid: number | null;
-  /** SIGTERM (redis writes its AOF and exits), then SIGKILL after a grace period. Safe to call twice. */
+  /**
+   * Stop the server: SIGTERM (redis writes its AOF and exits), then SIGKILL after a grace period.
+   * Safe to call twice. The shared embedded server (unix socket under DATA_DIR) is stopped only by
+   * the last isw-ko process using it, whichever started it: with others still connected it is left
+   * running for them; a process that reused it stops it (SHUTDOWN) when nobody else is left.
+   */
   stop(): Promise<void>;
   /** SIGKILL, for crash tests. */
   kill(): void;
@@ -55,7 +61,7 @@ export async function startRedisServer(options: RedisServerOptions): Promise<Run
   if (socket !== null && existsSync(socket)) {
     if (await answersPing({ path: socket })) {
       options.logger?.info({ socket }, 'reusing the embedded redis-server already running');
-      return reused(socket);
+      return reused(socket, options.logger);
     }
     rmSync(socket, { force: true }); // stale socket of a server that died
   }
@@ -85,7 +91,7 @@ export async function startRedisServer(options: RedisServerOptions): Promise<Run
   if (socket !== null) args.push('--unixsocket', socket, '--unixsocketperm', '700');
   const ownGroup = options.ownProcessGroup === true;
   const child = spawn(options.bin, args, { stdio: ['ignore', 'pipe', 'pipe'], detached: ownGroup });
-  if (ownGroup) stopOnExit(child);
+  const offExitHook = ownGroup ? stopOnExit(child) : () => undefined;
   await waitReady(child, options, socket !== null ? { path: socket } : { host: '127.0.0.1', port });
   options.logger?.info(
     { pid: child.pid, port: port === 0 ? null : port, socket },
@@ -98,23 +104,105 @@ export async function startRedisServer(options: RedisServerOptions): Promise<Run
     port: port === 0 ? null : port,
     owned: true,
     pid: child.pid ?? null,
-    stop: () => (stopping ??= stopChild(child)),
+    stop: () =>
+      (stopping ??= (async () => {
+        if (socket !== null && (await othersConnected({ path: socket }))) {
+          offExitHook();
+          leaveRunning(child);
+          options.logger?.info(
+            { socket },
+            'embedded redis-server left running: another isw-ko process still uses it (the last one stops it)',
+          );
+          return;
+        }
+        await stopChild(child);
+      })()),
     kill: () => {
       child.kill('SIGKILL');
     },
   };
 }
 
-function reused(socket: string): RunningRedis {
+function reused(socket: string, logger: Logger | undefined): RunningRedis {
+  let stopping: Promise<void> | null = null;
   return {
     url: null,
     socket,
     port: null,
     owned: false,
     pid: null,
-    stop: () => Promise.resolve(),
+    // Its starter may be gone (stopped while we ran, or killed): the last user out stops it.
+    stop: () =>
+      (stopping ??= (async () => {
+        if (await othersConnected({ path: socket })) return;
+        await shutdownServer({ path: socket });
+        logger?.info({ socket }, 'embedded redis-server stopped (no other isw-ko process uses it)');
+      })()),
     kill: () => undefined,
   };
+}
+
+/**
+ * Whether clients other than our probe are connected: another isw-ko process's queues and
+ * workers (they hold connections for as long as they run). Our own connections are closed before
+ * `stop()`, but the server may list one for a moment after its QUIT, so a sighting is checked again.
+ */
+async function othersConnected(target: PingTarget): Promise<boolean> {
+  for (let look = 0; look < 3; look += 1) {
+    if ((await otherClientCount(target)) === 0) return false;
+    await new Promise((r) => setTimeout(r, 200));
+  }
+  return true;
+}
+
+async function otherClientCount(target: PingTarget): Promise<number> {
+  const redis = probe(target);
+  try {
+    await redis.connect();
+    const ownId = String(await redis.client('ID'));
+    const list = String(await redis.client('LIST'));
+    return list.split('\n').filter((line) => line.startsWith('id=') && !line.startsWith(`id=${ownId} `))
+      .length;
+  } catch {
+    return 0; // not answering: nobody can be using it
+  } finally {
+    redis.disconnect();
+  }
+}
+
+/** SHUTDOWN (AOF written) a server we did not start, and wait until it no longer answers. */
+async function shutdownServer(target: PingTarget): Promise<void> {
+  const redis = probe(target);
+  try {
+    await redis.connect();
+    await redis.shutdown().catch(() => undefined); // the server closes the connection instead of replying
+  } catch {
+    return; // already gone
+  } finally {
+    redis.disconnect();
+  }
+  const deadline = Date.now() + 10_000;
+  while (Date.now() < deadline && (await answersPing(target))) await new Promise((r) => setTimeout(r, 50));
+}
+
+/** A one-off connection that fails at once rather than retrying. */
+function probe(target: PingTarget): Redis {
+  return new Redis({
+    ...('path' in target ? { path: target.path } : { host: target.host, port: target.port }),
+    lazyConnect: true,
+    connectTimeout: 1000,
+    maxRetriesPerRequest: 0,
+    enableOfflineQueue: false,
+    retryStrategy: () => null,
+    connectionName: 'isw-ko-probe',
+  });
+}
+
+/** Let the server outlive this process: nothing of it keeps our event loop up. */
+function leaveRunning(child: ChildProcess): void {
+  child.stdout?.destroy();
+  child.stderr?.destroy();
+  child.unref();
 }
 
 async function waitReady(
@@ -174,15 +262,20 @@ async function waitReady(
   }
 }
 
-/** SIGTERM the child when this process exits (synchronously: `exit` listeners cannot wait). */
-function stopOnExit(child: ChildProcess): void {
+/**
+ * SIGTERM the child when this process exits (synchronously: `exit` listeners cannot wait).
+ * Returns the function that takes the hook off again.
+ */
+function stopOnExit(child: ChildProcess): () => void {
   const onExit = (): void => {
     child.kill('SIGTERM');
   };
-  process.once('exit', onExit);
-  child.once('exit', () => {
+  const off = (): void => {
     process.off('exit', onExit);
-  });
+  };
+  process.once('exit', onExit);
+  child.once('exit', off);
+  return off;
 }
 
 async function stopChild(child: ChildProcess): Promise<void> {

@@ -1,5 +1,6 @@
-// Covers the drop-folder inbox: complete files go at once, files still being written wait, failed deliveries stay, nothing is deleted.
+// Covers the drop-folder inbox: complete files go at once, files still being written wait, failed deliveries stay, nothing is deleted; files that are not .eml are mentioned once; two watchers can share a folder.
 import { appendFile, mkdtemp, readdir, rm, utimes, writeFile } from 'node:fs/promises';
+import { Writable } from 'node:stream';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterEach, beforeEach, expect, it } from 'vitest';
@@ -62,4 +63,67 @@ it('keeps a file whose delivery failed and delivers it on a later scan', async (
   fail = false;
   await waitFor('the retried delivery', () => delivered.includes('x.eml'), 5000);
   expect(await readdir(dir)).not.toContain('x.eml');
+});
+
+/** A logger that keeps its JSON lines, to check what an operator would read. */
+function recordingLogger(): {
+  logger: ReturnType<typeof createLogger>;
+  lines: () => Record<string, unknown>[];
+} {
+  const chunks: string[] = [];
+  const logger = createLogger(
+    { level: 'debug', format: 'json' },
+    new Writable({
+      write(chunk: Buffer, _encoding, callback) {
+        chunks.push(chunk.toString());
+        callback();
+      },
+    }),
+  );
+  const lines = (): Record<string, unknown>[] =>
+    chunks
+      .join('')
+      .split('\n')
+      .filter((l) => l !== '')
+      .map((l) => JSON.parse(l) as Record<string, unknown>);
+  return { logger, lines };
+}
+
+it('says once that a file which is not .eml is left alone', async () => {
+  const { logger: log, lines } = recordingLogger();
+  folder = new DropFolder({ dir, pollMs: 50, logger: log, stableMs: 20 }, () => Promise.resolve());
+  await folder.start();
+  await writeFile(path.join(dir, 'saved-as.txt'), 'From: a@example.org\r\n\r\nbody\r\n');
+  await folder.scan();
+  await folder.scan();
+  await new Promise((r) => setTimeout(r, 200)); // a few polls more
+  const said = lines().filter((l) => l['file'] === 'saved-as.txt');
+  expect(said).toHaveLength(1);
+  expect(said[0]?.['msg']).toContain('rename it to .eml');
+  expect(await readdir(dir)).toContain('saved-as.txt');
+});
+
+it('shares a folder with another watcher: each email is delivered, moved once, and nothing is logged as an error', async () => {
+  const { logger: log, lines } = recordingLogger();
+  const delivered: string[] = [];
+  const deliver = (_raw: Buffer, ref: string): Promise<void> => {
+    delivered.push(ref);
+    return new Promise((r) => setTimeout(r, 5)); // both take their time, so they race
+  };
+  folder = new DropFolder({ dir, pollMs: 20, logger: log, stableMs: 0 }, deliver);
+  const other = new DropFolder({ dir, pollMs: 20, logger: log, stableMs: 0 }, deliver);
+  await Promise.all([folder.start(), other.start()]);
+  try {
+    for (let i = 0; i < 20; i += 1)
+      await writeFile(path.join(dir, `m${i}.eml`), `From: a@example.org\r\n\r\n${i}\r\n`);
+    await waitFor(
+      'every file moved',
+      async () => (await readdir(path.join(dir, 'processed'))).length === 20,
+      5000,
+    );
+  } finally {
+    await other.close();
+  }
+  expect(new Set(delivered).size).toBe(20);
+  expect(lines().filter((l) => Number(l['level']) >= 50)).toEqual([]);
 });

@@ -1,4 +1,4 @@
-// Covers the embedded redis-server: start on TCP and on a unix socket, reuse of a live socket, AOF survival, missing binary.
+// Covers the embedded redis-server: start on TCP and on a unix socket, reuse of a live socket, the last user stopping it, AOF survival, missing binary.
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -35,6 +35,30 @@ describe('startRedisServer', () => {
     expect(await c2.get('k')).toBe('v');
     await c2.quit();
     await again.stop();
+  });
+
+  it('is stopped by the last process using it, whichever started it', async () => {
+    const dir = tempDir();
+    const starter = await startRedisServer({ bin: 'redis-server', dir });
+    const reuser = await startRedisServer({ bin: 'redis-server', dir });
+    expect(reuser.owned).toBe(false);
+    const socket = starter.socket ?? '';
+    // The reusing process is still connected (its queues): the starter leaves the server running.
+    const client = new Redis({ path: socket });
+    await client.set('k', 'v');
+    await starter.stop();
+    expect(await answersPing({ path: socket })).toBe(true);
+    expect(await client.get('k')).toBe('v');
+    // Now the reuser is the last one: it stops the server, which writes its AOF first.
+    await client.quit();
+    await reuser.stop();
+    expect(await answersPing({ path: socket })).toBe(false);
+    const again = await startRedisServer({ bin: 'redis-server', dir });
+    const c2 = new Redis({ path: again.socket ?? '' });
+    expect(await c2.get('k')).toBe('v');
+    await c2.quit();
+    await again.stop();
+    expect(await answersPing({ path: socket })).toBe(false);
   });
 
   it('starts on a free loopback TCP port', async () => {
