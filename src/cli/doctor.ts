@@ -10,6 +10,8 @@ import { checkMail } from '../notify/check-mail.js';
 import { accessTokenProviderFor, checkImap, imapSettingsFrom, senderPolicyFrom } from '../inbox/index.js';
 import { checkRhymix, rhymixSettingsFrom } from '../publish/rhymix/index.js';
 import { webhookSettingsFrom } from '../publish/webhook/index.js';
+import { AppError } from '../shared/app-error.js';
+import { describeFileError } from '../shared/fs-errors.js';
 import { DEFAULT_PROMPTS_DIR, DEFAULT_TEMPLATES_DIR } from '../shared/paths.js';
 import { answersPing } from '../shared/redis-server.js';
 import { checkLlm, createLlmClient, loadPrompts, resolveLlmSettings } from '../summarize/index.js';
@@ -22,46 +24,65 @@ export interface DoctorCheck {
   readonly hint: string | null;
 }
 
-type Check = (env: Env) => Promise<DoctorCheck>;
+/**
+ * One part `isw-ko doctor` checks. `name` is what its line shows even when the check throws
+ * (a function's own name, `checkRhymixPart`, means nothing to an operator).
+ */
+export interface DoctorPart {
+  readonly name: string;
+  readonly check: (env: Env) => Promise<DoctorCheck>;
+}
 
 /** The checks of every configured part; more parts add theirs here. */
-export const CHECKS: readonly Check[] = [
-  checkRedis,
-  checkLlmPart,
-  checkPromptsAndTemplates,
-  checkBoardDir,
-  checkRhymixPart,
-  checkWebhookPart,
-  checkImapPart,
-  checkInbox,
-  checkMail,
-  checkAdmin,
+export const CHECKS: readonly DoctorPart[] = [
+  { name: 'redis', check: checkRedis },
+  { name: 'llm', check: checkLlmPart },
+  { name: 'templates', check: checkPromptsAndTemplates },
+  { name: 'board', check: checkBoardDir },
+  { name: 'rhymix', check: checkRhymixPart },
+  { name: 'webhook', check: checkWebhookPart },
+  { name: 'imap', check: checkImapPart },
+  { name: 'inbox', check: checkInbox },
+  { name: 'mail', check: checkMail },
+  { name: 'admin', check: checkAdmin },
 ];
 
 /** Run every check (all of them, even after a failure) and report each. */
-export async function runDoctor(env: Env, checks: readonly Check[] = CHECKS): Promise<DoctorCheck[]> {
+export async function runDoctor(env: Env, parts: readonly DoctorPart[] = CHECKS): Promise<DoctorCheck[]> {
   const results: DoctorCheck[] = [];
-  for (const check of checks) {
+  for (const part of parts) {
     try {
-      results.push(await check(env));
+      results.push(await part.check(env));
     } catch (err) {
-      results.push({
-        name: check.name,
-        ok: false,
-        message: `the check itself failed: ${String(err)}`,
-        hint: 'report this as a bug',
-      });
+      results.push(failedCheck(part.name, err));
     }
   }
   return results;
 }
 
-/** Doctor results as the terminal shows them. */
+/**
+ * The line of a check that threw. An {@link AppError} (a ConfigError for settings that do not go
+ * together, a board refusing the login…) is the part's failure, said in its own words and hint;
+ * a folder the bot cannot use is a setup problem too. Only anything else is a bug in the check.
+ */
+export function failedCheck(name: string, err: unknown): DoctorCheck {
+  if (err instanceof AppError) return { name, ok: false, message: err.message, hint: err.hint ?? null };
+  const fileProblem = describeFileError(err);
+  if (fileProblem !== null) return { name, ok: false, message: fileProblem, hint: null };
+  return {
+    name,
+    ok: false,
+    message: `the check itself failed: ${String(err)}`,
+    hint: 'report this as a bug',
+  };
+}
+
+/** Doctor results as the terminal shows them; a message of several lines is indented under its part. */
 export function formatDoctor(results: readonly DoctorCheck[]): string {
   return results
     .map(
       (r) =>
-        `${r.ok ? 'ok  ' : 'FAIL'}  ${r.name.padEnd(10)} ${r.message}${r.hint === null ? '' : `\n      → ${r.hint}`}`,
+        `${r.ok ? 'ok  ' : 'FAIL'}  ${r.name.padEnd(10)} ${r.message.replace(/\n/g, `\n${' '.repeat(17)}`)}${r.hint === null ? '' : `\n      → ${r.hint}`}`,
     )
     .join('\n');
 }
@@ -184,7 +205,7 @@ async function checkPromptsAndTemplates(env: Env): Promise<DoctorCheck> {
 async function checkRhymixPart(env: Env): Promise<DoctorCheck> {
   const settings = rhymixSettingsFrom(env);
   if (settings === null)
-    return { name: 'rhymix', ok: true, message: 'not configured (RHYMIX_URL unset)', hint: null };
+    return { name: 'rhymix', ok: true, message: offBecause(env, 'rhymix', 'RHYMIX_URL'), hint: null };
   const result = await checkRhymix(settings);
   return { name: 'rhymix', ok: result.ok, message: result.message, hint: result.hint };
 }
@@ -192,7 +213,7 @@ async function checkRhymixPart(env: Env): Promise<DoctorCheck> {
 async function checkWebhookPart(env: Env): Promise<DoctorCheck> {
   const settings = webhookSettingsFrom(env);
   if (settings === null)
-    return { name: 'webhook', ok: true, message: 'not configured (WEBHOOK_URL unset)', hint: null };
+    return { name: 'webhook', ok: true, message: offBecause(env, 'webhook', 'WEBHOOK_URL'), hint: null };
   // Sending a test delivery would post something: only check that the receiver answers at all.
   try {
     const res = await fetch(settings.url, { method: 'HEAD', signal: AbortSignal.timeout(5000) });
@@ -210,6 +231,13 @@ async function checkWebhookPart(env: Env): Promise<DoctorCheck> {
       hint: 'check WEBHOOK_URL and that the receiver is running',
     };
   }
+}
+
+/** Why a board target is off: PUBLISH_TARGETS leaves it out, or its URL is unset. */
+function offBecause(env: Env, target: 'rhymix' | 'webhook', urlVariable: string): string {
+  return env.PUBLISH_TARGETS !== undefined && !env.PUBLISH_TARGETS.includes(target)
+    ? 'off (PUBLISH_TARGETS leaves it out)'
+    : `not configured (${urlVariable} unset)`;
 }
 
 async function checkBoardDir(env: Env): Promise<DoctorCheck> {
@@ -244,7 +272,8 @@ async function checkImapPart(env: Env): Promise<DoctorCheck> {
 }
 
 async function checkInbox(env: Env): Promise<DoctorCheck> {
-  if (imapSettingsFrom(env) !== null)
+  // IMAP_HOST alone decides the mode; whether the IMAP settings go together is the imap line's job.
+  if (env.IMAP_HOST !== undefined)
     return { name: 'inbox', ok: true, message: 'IMAP mode: the drop folder is not used', hint: null };
   return writableDir('inbox', env.INBOX_DIR);
 }

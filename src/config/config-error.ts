@@ -22,4 +22,12 @@ export class ConfigError extends AppError {
     );
     this.problems = problems;
   }
+
+  /**
+   * The list, then what to do on a line of its own: after a list of several lines the usual
+   * " — hint" would read as the end of its last problem.
+   */
+  override describe(): string {
+    return this.hint === undefined ? this.message : `${this.message}\n  → ${this.hint}`;
+  }
 }

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { isDomainName } from './cross-checks.js';
 
 /**
  * Every environment variable isw-ko reads, in one table: its schema, what it expects (shown when
@@ -25,6 +26,22 @@ const csv = z.string().transform((v) =>
     .map((s) => s.trim())
     .filter((s) => s.length > 0),
 );
+
+/**
+ * The entries of GENERIC_SOURCE_NAMES that are not `domain=short name` (one `=`, a domain with a
+ * dot before it, a name after it): a bare `foo` would silently match nothing.
+ */
+function badSourceNamePairs(value: string): string[] {
+  return value
+    .split(',')
+    .map((s) => s.trim())
+    .filter((pair) => {
+      if (pair === '') return false;
+      const parts = pair.split('=').map((s) => s.trim());
+      const [domain = '', name = ''] = parts;
+      return parts.length !== 2 || !isDomainName(domain) || name === '';
+    });
+}
 
 export const SETTINGS = {
   NODE_ENV: setting({
@@ -130,8 +147,9 @@ export const SETTINGS = {
   }),
   OPENAI_BASE_URL: setting({
     schema: z.url({ protocol: /^https?$/ }).optional(),
-    expects: 'an http(s) URL ending in /v1, e.g. http://127.0.0.1:11434/v1',
-    description: 'Any OpenAI-compatible server (OpenAI, Azure, vLLM, Ollama, llama.cpp).',
+    expects: 'the http(s) URL of the API root, usually ending in /v1, e.g. http://127.0.0.1:11434/v1',
+    description:
+      'Any OpenAI-compatible server (OpenAI, Azure, vLLM, Ollama, llama.cpp). Used as given: most servers serve their API under /v1, a few under another path, so it is not refused without one; a 404 from the server (`isw-ko doctor` shows it) usually means the /v1 is missing.',
     group: 'LLM',
   }),
   LLM_MODEL: setting({
@@ -193,7 +211,15 @@ export const SETTINGS = {
     group: 'Publishing',
   }),
   GENERIC_SOURCE_NAMES: setting({
-    schema: z.string().default(''),
+    schema: z
+      .string()
+      .superRefine((value, ctx) => {
+        const bad = badSourceNamePairs(value);
+        if (bad.length > 0) {
+          ctx.addIssue({ code: 'custom', message: `not a domain=short name pair: ${bad.join(', ')}` });
+        }
+      })
+      .default(''),
     expects: 'domain=short name pairs, e.g. eebrief.example.org=EEB,kyivindependent.com=KI',
     description: 'Short names prefixed to titles of non-ISW newsletters (default: the sender name).',
     group: 'Publishing',

@@ -1,6 +1,5 @@
 import { createHash } from 'node:crypto';
-import { readFileSync } from 'node:fs';
-import { ConfigError, type ConfigProblem, type Env } from '../config/index.js';
+import { ConfigError, imapProblems, readCaFile, senderProblems, type Env } from '../config/index.js';
 import type { OAuth2Settings } from './oauth2.js';
 import type { SenderPolicy } from './sender-policy.js';
 
@@ -48,87 +47,30 @@ export function parseProcessed(value: string): ProcessedAction {
 }
 
 /**
- * The IMAP settings, or null when IMAP_HOST is unset (the drop folder is the inbox then).
- * Checks what one variable alone cannot (a host without a user, no password and no token, a
- * "processed" folder equal to the watched one) and throws one {@link ConfigError} listing every
- * problem with the variable's name.
+ * The IMAP settings, or null when IMAP_HOST is unset (the drop folder is the inbox then). What one
+ * variable alone cannot show (a host without a user, no password and no token, a "processed"
+ * folder equal to the watched one, an unreadable IMAP_CA_FILE) is reported by `loadEnv` at
+ * start-up with every other problem; an Env that skipped it still gets the same
+ * {@link ConfigError} here, listing every problem with the variable's name.
  */
 export function imapSettingsFrom(env: Env): ImapSettings | null {
   if (env.IMAP_HOST === undefined) return null;
-  const problems: ConfigProblem[] = [];
-  if (env.IMAP_USER === undefined) {
-    problems.push({
-      variable: 'IMAP_USER',
-      problem: 'unset while IMAP_HOST is set',
-      expected: 'the login name of the mailbox, usually the full address',
-    });
-  }
-  const oauthVars = {
-    IMAP_OAUTH_TOKEN_URL: env.IMAP_OAUTH_TOKEN_URL,
-    IMAP_OAUTH_CLIENT_ID: env.IMAP_OAUTH_CLIENT_ID,
-    IMAP_OAUTH_CLIENT_SECRET: env.IMAP_OAUTH_CLIENT_SECRET,
-    IMAP_OAUTH_REFRESH_TOKEN: env.IMAP_OAUTH_REFRESH_TOKEN,
-  };
-  const oauthSet = Object.values(oauthVars).some((v) => v !== undefined);
-  if (oauthSet) {
-    for (const [variable, value] of Object.entries(oauthVars)) {
-      if (value === undefined) {
-        problems.push({
-          variable,
-          problem: 'unset while other IMAP_OAUTH_* variables are set',
-          expected: 'all four of IMAP_OAUTH_TOKEN_URL, _CLIENT_ID, _CLIENT_SECRET and _REFRESH_TOKEN',
-        });
-      }
-    }
-  }
-  const ways = [
-    env.IMAP_PASSWORD === undefined ? null : 'IMAP_PASSWORD',
-    env.IMAP_ACCESS_TOKEN === undefined ? null : 'IMAP_ACCESS_TOKEN',
-    oauthSet ? 'IMAP_OAUTH_REFRESH_TOKEN' : null,
-  ].filter((w) => w !== null);
-  if (ways.length === 0) {
-    problems.push({
-      variable: 'IMAP_PASSWORD',
-      problem: 'no way to log in is set',
-      expected:
-        'a password (an app password for Gmail, Naver, Daum), an OAuth2 token in IMAP_ACCESS_TOKEN, or the IMAP_OAUTH_* refresh-token settings',
-    });
-  }
-  if (ways.length > 1) {
-    problems.push({
-      variable: ways[1] ?? 'IMAP_ACCESS_TOKEN',
-      problem: `set together with ${ways[0] ?? 'another login'}`,
-      expected: 'only one of IMAP_PASSWORD, IMAP_ACCESS_TOKEN and the IMAP_OAUTH_* settings',
-    });
-  }
-  const processed = parseProcessed(env.IMAP_PROCESSED);
-  if (processed.kind === 'move' && sameMailbox(processed.folder, env.IMAP_MAILBOX)) {
-    problems.push({
-      variable: 'IMAP_PROCESSED',
-      problem: `moves processed mail into the watched mailbox ${env.IMAP_MAILBOX} itself`,
-      expected: 'move:FOLDER with a folder other than IMAP_MAILBOX, or flag:NAME',
-    });
-  }
+  const problems = imapProblems(env);
+  if (problems.length > 0) throw new ConfigError(problems);
   let ca: string | null = null;
   if (env.IMAP_CA_FILE !== undefined) {
-    try {
-      ca = readFileSync(env.IMAP_CA_FILE, 'utf8');
-      if (!ca.includes('-----BEGIN CERTIFICATE-----')) {
-        problems.push({
-          variable: 'IMAP_CA_FILE',
-          problem: `${env.IMAP_CA_FILE} holds no PEM certificate`,
-          expected: 'a PEM file (-----BEGIN CERTIFICATE-----) with the CA of the IMAP server',
-        });
-      }
-    } catch (err) {
-      problems.push({
-        variable: 'IMAP_CA_FILE',
-        problem: `cannot read ${env.IMAP_CA_FILE}: ${err instanceof Error ? err.message : String(err)}`,
-        expected: 'the path of a readable PEM file',
-      });
-    }
+    // Read again for its text: imapProblems only said it is readable and a PEM.
+    const file = readCaFile(env.IMAP_CA_FILE);
+    if ('problem' in file) throw new ConfigError([file.problem]);
+    ca = file.pem;
   }
-  if (problems.length > 0) throw new ConfigError(problems);
+  const processed = parseProcessed(env.IMAP_PROCESSED);
+  const oauthSet = [
+    env.IMAP_OAUTH_TOKEN_URL,
+    env.IMAP_OAUTH_CLIENT_ID,
+    env.IMAP_OAUTH_CLIENT_SECRET,
+    env.IMAP_OAUTH_REFRESH_TOKEN,
+  ].some((v) => v !== undefined);
   const user = env.IMAP_USER ?? '';
   return {
     host: env.IMAP_HOST,
@@ -157,48 +99,12 @@ export function imapSettingsFrom(env: Env): ImapSettings | null {
   };
 }
 
-// RFC 3501 §5.1: INBOX is case-insensitive, every other name is compared as given.
-function sameMailbox(a: string, b: string): boolean {
-  return a.toUpperCase() === 'INBOX' ? b.toUpperCase() === 'INBOX' : a === b;
-}
-
-const DOMAIN = /^(?=.{1,253}$)(?:[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z][a-z0-9-]*[a-z0-9]$/i;
-const ADDRESS = /^[^\s@]+@[^\s@]+$/;
-
-/** Who may post, and how their mail is authenticated. Throws one ConfigError listing every problem. */
+/**
+ * Who may post, and how their mail is authenticated. `loadEnv` has reported a bad list or a
+ * missing authserv-id already; an Env that skipped it gets the same one {@link ConfigError} here.
+ */
 export function senderPolicyFrom(env: Env): SenderPolicy {
-  const problems: ConfigProblem[] = [];
-  const badAllow = env.SENDER_ALLOWLIST.filter((e) => !DOMAIN.test(e) && !ADDRESS.test(e));
-  if (env.SENDER_ALLOWLIST.length === 0 || badAllow.length > 0) {
-    problems.push({
-      variable: 'SENDER_ALLOWLIST',
-      problem: badAllow.length > 0 ? `not a domain or address: ${badAllow.join(', ')}` : 'empty',
-      expected: 'a comma-separated list of domains and addresses, e.g. understandingwar.org',
-    });
-  }
-  const badRewrite = env.SENDER_REWRITE_DOMAINS.filter((e) => !DOMAIN.test(e));
-  if (badRewrite.length > 0) {
-    problems.push({
-      variable: 'SENDER_REWRITE_DOMAINS',
-      problem: `not a domain: ${badRewrite.join(', ')}`,
-      expected: 'a comma-separated list of domains, e.g. ccsend.com',
-    });
-  }
-  const badForwarders = env.SENDER_TRUSTED_FORWARDERS.filter((e) => !ADDRESS.test(e));
-  if (badForwarders.length > 0) {
-    problems.push({
-      variable: 'SENDER_TRUSTED_FORWARDERS',
-      problem: `not an email address: ${badForwarders.join(', ')}`,
-      expected: 'a comma-separated list of email addresses',
-    });
-  }
-  if (env.SENDER_VERIFY === 'trust-header' && env.SENDER_TRUSTED_AUTHSERV.length === 0) {
-    problems.push({
-      variable: 'SENDER_TRUSTED_AUTHSERV',
-      problem: 'empty while SENDER_VERIFY=trust-header',
-      expected: 'the authserv-id your provider writes first in Authentication-Results, e.g. mx.google.com',
-    });
-  }
+  const problems = senderProblems(env);
   if (problems.length > 0) throw new ConfigError(problems);
   const lower = (list: readonly string[]): string[] => list.map((e) => e.toLowerCase());
   return {

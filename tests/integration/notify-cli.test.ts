@@ -188,7 +188,14 @@ describe('digest commands', () => {
   });
 
   it('links the Rhymix post rather than the file board’s page when the report is on both', async () => {
-    env = envWith({ PUBLISH_TARGETS: 'file,rhymix' });
+    // A whole Rhymix configuration (a half one is refused at start-up); `digest preview` never connects.
+    env = envWith({
+      PUBLISH_TARGETS: 'file,rhymix',
+      RHYMIX_URL: 'https://board.example.kr/',
+      RHYMIX_MID: 'isw',
+      RHYMIX_USER: 'bot',
+      RHYMIX_PASSWORD: 'pw',
+    });
     const rhymix = 'https://board.example.kr/index.php?mid=isw&document_srl=42';
     const reportId = await seed([
       { target: 'file', url: fileBoardUrl('x') },

@@ -91,15 +91,26 @@ describe('imapSettingsFrom', () => {
   });
 
   it('keeps the password and token secret', () => {
-    const e = env({
-      IMAP_HOST: 'h',
-      IMAP_USER: 'u',
-      IMAP_PASSWORD: 'hunter2-imap',
-      IMAP_ACCESS_TOKEN: 'tok-123456',
-    });
-    expect(secretValues(e)).toEqual(expect.arrayContaining(['hunter2-imap', 'tok-123456']));
+    const e = env({ IMAP_HOST: 'h', IMAP_USER: 'u', IMAP_PASSWORD: 'hunter2-imap' });
+    const t = env({ IMAP_HOST: 'h', IMAP_USER: 'u', IMAP_ACCESS_TOKEN: 'tok-123456' });
+    expect(secretValues(e)).toContain('hunter2-imap');
+    expect(secretValues(t)).toContain('tok-123456');
     const shown = describeEnv(e).find((r) => r.variable === 'IMAP_PASSWORD');
     expect(shown?.value).toBe('(set, hidden)');
+  });
+
+  it('is reported by loadEnv, and still refused here for an Env that skipped it', () => {
+    expect(problems(() => env({ IMAP_HOST: 'h' }))).toEqual(['IMAP_PASSWORD', 'IMAP_USER']);
+    // A hand-built Env (a script, a test) gets the same problems from the stage itself.
+    const handMade = { ...env({}), IMAP_HOST: 'h', IMAP_PROCESSED: 'move:INBOX' };
+    expect(problems(() => imapSettingsFrom(handMade))).toEqual([
+      'IMAP_PASSWORD',
+      'IMAP_PROCESSED',
+      'IMAP_USER',
+    ]);
+    expect(problems(() => senderPolicyFrom({ ...env({}), SENDER_VERIFY: 'trust-header' }))).toEqual([
+      'SENDER_TRUSTED_AUTHSERV',
+    ]);
   });
 });
 

@@ -58,6 +58,23 @@ describe('rhymixSettingsFrom', () => {
     );
   });
 
+  it('refuses a half-configured Env built by hand too (loadEnv reports it at start-up)', () => {
+    expect(() => env({ RHYMIX_URL: FULL.RHYMIX_URL })).toThrow(
+      /RHYMIX_MID[\s\S]*RHYMIX_USER[\s\S]*RHYMIX_PASSWORD/,
+    );
+    const handMade = { ...env({}), RHYMIX_URL: FULL.RHYMIX_URL, RHYMIX_USER: 'iswbot' };
+    const err = (() => {
+      try {
+        rhymixSettingsFrom(handMade);
+      } catch (e) {
+        return e;
+      }
+      return null;
+    })();
+    expect(err).toBeInstanceOf(ConfigError);
+    expect((err as ConfigError).problems.map((p) => p.variable)).toEqual(['RHYMIX_MID', 'RHYMIX_PASSWORD']);
+  });
+
   it('is null when PUBLISH_TARGETS leaves rhymix out, even if configured', () => {
     expect(rhymixSettingsFrom(env({ ...FULL, PUBLISH_TARGETS: 'file' }))).toBeNull();
   });

@@ -1,4 +1,4 @@
-import { ConfigError, type ConfigProblem, type Env } from '../../config/index.js';
+import { ConfigError, rhymixProblems, type Env } from '../../config/index.js';
 
 /** Rhymix 2.x, or XpressEngine 1.x (no CSRF token: it only checks the Referer's host). */
 export type RhymixFlavor = 'rhymix' | 'xe';
@@ -46,33 +46,20 @@ export type RhymixEnv = Pick<
   | 'RHYMIX_TIMEOUT_MS'
 >;
 
-const REQUIRED = ['RHYMIX_URL', 'RHYMIX_MID', 'RHYMIX_USER', 'RHYMIX_PASSWORD'] as const;
-
 /**
  * The Rhymix settings, or null when the Rhymix target is not configured (none of RHYMIX_URL,
- * RHYMIX_MID, RHYMIX_USER, RHYMIX_PASSWORD set, and `rhymix` not named in PUBLISH_TARGETS).
- * Throws a {@link ConfigError} naming every missing variable when the target is half configured
- * or asked for without its settings, so start-up stops before anything connects.
+ * RHYMIX_MID, RHYMIX_USER, RHYMIX_PASSWORD set, and `rhymix` not named in PUBLISH_TARGETS) or
+ * PUBLISH_TARGETS leaves it out. A half-configured target is reported by `loadEnv` at start-up with
+ * every other problem; an Env that skipped it still gets the same {@link ConfigError} here.
  */
 export function rhymixSettingsFrom(env: RhymixEnv): RhymixSettings | null {
-  const requested = env.PUBLISH_TARGETS?.includes('rhymix') ?? false;
-  const excluded = env.PUBLISH_TARGETS !== undefined && !requested;
-  const missing = REQUIRED.filter((name) => env[name] === undefined);
-  if (excluded || (missing.length === REQUIRED.length && !requested)) return null;
-  if (missing.length > 0) {
-    throw new ConfigError(
-      missing.map((variable): ConfigProblem => ({
-        variable,
-        problem: requested
-          ? 'is unset, but PUBLISH_TARGETS names rhymix'
-          : 'is unset, but other RHYMIX_* settings are set',
-        expected: `${REQUIRED.join(', ')} all set (or none of them, to turn the Rhymix target off)`,
-      })),
-    );
-  }
+  const problems = rhymixProblems(env);
+  if (problems.length > 0) throw new ConfigError(problems);
+  const excluded = env.PUBLISH_TARGETS !== undefined && !env.PUBLISH_TARGETS.includes('rhymix');
   const { RHYMIX_URL: url, RHYMIX_MID: mid, RHYMIX_USER: userId, RHYMIX_PASSWORD: password } = env;
-  // Narrowed above (missing is empty); the checks keep the compiler honest without a cast.
-  if (url === undefined || mid === undefined || userId === undefined || password === undefined) return null;
+  // No problems and not excluded: all four are set, or none (the target is off).
+  if (excluded || url === undefined || mid === undefined || userId === undefined || password === undefined)
+    return null;
   return {
     baseUrl: siteBaseUrl(url),
     mid,

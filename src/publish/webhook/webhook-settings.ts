@@ -1,4 +1,4 @@
-import { ConfigError, type ConfigProblem, type Env } from '../../config/index.js';
+import { ConfigError, webhookProblems, type Env } from '../../config/index.js';
 
 /** The webhook target's slice of the configuration. */
 export interface WebhookSettings {
@@ -17,32 +17,16 @@ export type WebhookEnv = Pick<
 
 /**
  * The webhook settings, or null when the target is off (no WEBHOOK_URL and `webhook` not named
- * in PUBLISH_TARGETS, or PUBLISH_TARGETS leaves it out). Throws a {@link ConfigError} when it is
- * half configured: a receiver must always be able to verify what it gets, so no secret, no
- * webhook.
+ * in PUBLISH_TARGETS, or PUBLISH_TARGETS leaves it out). A half-configured webhook (a receiver
+ * must always be able to verify what it gets, so no secret, no webhook) is reported by `loadEnv`
+ * at start-up with every other problem; an Env that skipped it still gets the same
+ * {@link ConfigError} here.
  */
 export function webhookSettingsFrom(env: WebhookEnv): WebhookSettings | null {
-  const requested = env.PUBLISH_TARGETS?.includes('webhook') ?? false;
-  if (env.PUBLISH_TARGETS !== undefined && !requested) return null;
+  const problems = webhookProblems(env);
+  if (problems.length > 0) throw new ConfigError(problems);
+  const excluded = env.PUBLISH_TARGETS !== undefined && !env.PUBLISH_TARGETS.includes('webhook');
   const { WEBHOOK_URL: url, WEBHOOK_SECRET: secret } = env;
-  if (url === undefined && secret === undefined && !requested) return null;
-  const problems: ConfigProblem[] = [];
-  if (url === undefined) {
-    problems.push({
-      variable: 'WEBHOOK_URL',
-      problem: requested
-        ? 'is unset, but PUBLISH_TARGETS names webhook'
-        : 'is unset, but WEBHOOK_SECRET is set',
-      expected: 'the http(s) URL of the receiver',
-    });
-  }
-  if (secret === undefined) {
-    problems.push({
-      variable: 'WEBHOOK_SECRET',
-      problem: 'is unset: deliveries must be signed so the receiver can verify them',
-      expected: 'a shared secret of at least 16 characters, e.g. from `openssl rand -hex 32`',
-    });
-  }
-  if (url === undefined || secret === undefined) throw new ConfigError(problems);
+  if (excluded || url === undefined || secret === undefined) return null;
   return { url, secret, timeoutMs: env.WEBHOOK_TIMEOUT_MS };
 }
