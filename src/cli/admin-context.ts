@@ -2,6 +2,8 @@ import { adminSettingsFrom, parseListen } from '../admin/admin-settings.js';
 import type { AdminProviders } from '../admin/providers.js';
 import { ImapWatcher } from '../inbox/index.js';
 import { startAdminServer, type RunningAdminServer } from '../admin/server.js';
+import { AppError } from '../shared/app-error.js';
+import { errnoOf } from '../shared/fs-errors.js';
 import type { App } from './app.js';
 
 /**
@@ -33,14 +35,55 @@ export async function startHttp(
   mode: 'full' | 'ops',
   listen?: string,
 ): Promise<RunningAdminServer> {
-  return startAdminServer({
-    pipeline: app.pipeline,
-    env: app.env,
-    logger: app.logger,
-    metrics: app.metrics,
-    providers: adminProvidersFor(app),
-    settings: adminSettingsFrom(app.env),
-    mode,
-    ...(listen === undefined ? {} : { listen: parseListen(listen) }),
-  });
+  const settings = adminSettingsFrom(app.env);
+  const where = listen === undefined ? { host: settings.host, port: settings.port } : listenArgument(listen);
+  const setting = listen === undefined ? 'ADMIN_LISTEN' : '--listen';
+  try {
+    return await startAdminServer({
+      pipeline: app.pipeline,
+      env: app.env,
+      logger: app.logger,
+      metrics: app.metrics,
+      providers: adminProvidersFor(app),
+      settings,
+      mode,
+      listen: where,
+    });
+  } catch (err) {
+    throw listenError(err, where, setting) ?? err;
+  }
+}
+
+/** `--listen host:port`, checked as ADMIN_LISTEN is (a bad port is the user's typo, not a bug). */
+function listenArgument(listen: string): { host: string; port: number } {
+  const { host, port } = parseListen(listen);
+  if (!listen.includes(':') || host === '' || !Number.isInteger(port) || port < 0 || port > 65_535) {
+    throw new AppError('BAD_ARGUMENT', 'user', `--listen takes host:port, not "${listen}"`, {
+      hint: 'e.g. --listen 127.0.0.1:8788, or 0.0.0.0:8788 to be reachable from other machines',
+    });
+  }
+  return { host, port };
+}
+
+/** A failed bind as the operator's problem: which address, why, and the setting to change. */
+function listenError(err: unknown, where: { host: string; port: number }, setting: string): AppError | null {
+  const code = errnoOf(err);
+  const why =
+    code === 'EADDRINUSE'
+      ? 'the address is already in use (another isw-ko run, or another program)'
+      : code === 'EACCES'
+        ? 'permission denied (ports below 1024 need privileges)'
+        : code === 'EADDRNOTAVAIL'
+          ? 'this machine has no such address'
+          : null;
+  if (why === null) return null;
+  return new AppError(
+    'LISTEN_FAILED',
+    'user',
+    `cannot listen on ${where.host}:${where.port} (${setting}): ${why}`,
+    {
+      hint: `stop whatever holds it, or set ${setting} to a free address (\`isw-ko doctor\` checks ADMIN_LISTEN)`,
+      cause: err,
+    },
+  );
 }

@@ -50,15 +50,20 @@ import {
 } from '../summarize/index.js';
 import { parseOptionsFrom } from './context.js';
 
-/** The root logger for this process, as the configuration asks. */
-export function loggerFor(env: Env): Logger {
+/**
+ * The root logger for this process, as the configuration asks. A one-shot command (`jobs`,
+ * `ingest`, `subscribers` …) prints its own answer: at the default level its log keeps to warnings
+ * and errors, so "pipeline started … stopped" does not bury it; LOG_LEVEL=debug still shows all.
+ */
+export function loggerFor(env: Env, oneShot = false): Logger {
   const format: LogFormat =
     env.LOG_FORMAT === 'auto'
       ? process.stdout.isTTY && env.NODE_ENV !== 'production'
         ? 'pretty'
         : 'json'
       : env.LOG_FORMAT;
-  return createLogger({ level: env.LOG_LEVEL, format, secrets: secretValues(env) });
+  const level = oneShot && env.LOG_LEVEL === 'info' ? 'warn' : env.LOG_LEVEL;
+  return createLogger({ level, format, secrets: secretValues(env) });
 }
 
 /**
@@ -229,7 +234,7 @@ export function publishTargets(
  * the embedded redis-server last — so the process exits instead of hanging on open connections.
  */
 export async function startApp(env: Env, options: AppOptions): Promise<App> {
-  const logger = options.logger ?? loggerFor(env);
+  const logger = options.logger ?? loggerFor(env, options.handlesSignals !== true);
   const undo: (() => Promise<unknown>)[] = [];
   try {
     return await assembleApp(env, { ...options, logger }, undo);
@@ -252,7 +257,7 @@ async function assembleApp(
 ): Promise<App> {
   const logger = options.logger;
   const llm = resolveLlmSettings(env);
-  if (llm.usingLocalOllamaDefault) {
+  if (llm.usingLocalOllamaDefault && options.workers.includes('summarize')) {
     logger.warn(
       { baseURL: llm.baseURL, model: llm.model },
       'no OPENAI_API_KEY or OPENAI_BASE_URL set: using a local Ollama; summaries wait in the queue until it answers',

@@ -44,7 +44,7 @@ interface DigestParts {
 
 async function partsFor(ctx: NotifyCliContext, c: NotifyCliConnection): Promise<DigestParts> {
   const env = ctx.env();
-  const logger = (ctx.logger ?? (() => loggerFor(env)))();
+  const logger = (ctx.logger ?? (() => loggerFor(env, true)))();
   const store = new Store(c.redis, env.REDIS_PREFIX);
   return {
     settings: await resolveNotifySettings(env, logger),
@@ -201,7 +201,7 @@ export function registerDigestCommands(program: Command, ctx: NotifyCliContext):
         const notify = await startNotifyWorkers({
           redis: c.target,
           prefix: env.REDIS_PREFIX,
-          logger: (ctx.logger ?? (() => loggerFor(env)))(),
+          logger: (ctx.logger ?? (() => loggerFor(env, true)))(),
           settings: parts.settings,
           source: parts.source,
           workers: { fanOut: false, send: false },

@@ -3,7 +3,7 @@ import { configTableMarkdown, describeEnv, loadEnv, type Env } from '../config/i
 import { readFile } from 'node:fs/promises';
 import { constants as osConstants } from 'node:os';
 import { AppError } from '../shared/app-error.js';
-import { describeFileError } from '../shared/fs-errors.js';
+import { describeFileError, errnoOf, errnoText } from '../shared/fs-errors.js';
 import type { Logger } from '../shared/logger.js';
 import { startHttp } from './admin-context.js';
 import { startApp, WORKER_NAMES, type WorkerName } from './app.js';
@@ -95,7 +95,19 @@ export function buildProgram(env: () => Env): Command {
       let rejected = 0;
       try {
         for (const file of files) {
-          const queued = await app.pipeline.enqueueEmail(await readFile(file), { kind: 'cli', ref: file });
+          // A path that is not a readable file is reported and skipped; the other files still go.
+          const raw = await readFile(file).catch((err: unknown) => {
+            const code = errnoOf(err);
+            process.stdout.write(
+              `${file}: not read: ${code === undefined ? String(err) : errnoText(code)}\n`,
+            );
+            return null;
+          });
+          if (raw === null) {
+            rejected += 1;
+            continue;
+          }
+          const queued = await app.pipeline.enqueueEmail(raw, { kind: 'cli', ref: file });
           if (queued.rejected !== null) {
             rejected += 1;
             process.stdout.write(

@@ -60,7 +60,7 @@ export async function withConnection<T>(
   fn: (c: NotifyCliConnection) => Promise<T>,
 ): Promise<T> {
   const connection = await (
-    ctx.open ?? (() => openNotifyConnection(ctx.env(), (ctx.logger ?? (() => loggerFor(ctx.env())))()))
+    ctx.open ?? (() => openNotifyConnection(ctx.env(), (ctx.logger ?? (() => loggerFor(ctx.env(), true)))()))
   )();
   try {
     return await fn(connection);

@@ -39,6 +39,11 @@ const WHAT: Readonly<Record<string, string>> = {
   EMFILE: 'too many open files',
 };
 
+/** What an errno code means, in words ("permission denied (EACCES)"). */
+export function errnoText(code: string): string {
+  return `${WHAT[code] ?? 'failed'} (${code})`;
+}
+
 /**
  * A file-system failure as one line an operator can act on, e.g. "cannot open data/token-secret:
  * permission denied (EACCES) — …"; null when `err` is not a file-system error with a path.
@@ -60,5 +65,5 @@ export function describeFileError(err: unknown): string | null {
         : CONFIG_ERRNOS.has(code)
           ? `point ${settings} at a writable folder`
           : 'check the path and the settings that name it';
-  return `cannot ${syscall} ${file}: ${WHAT[code] ?? code} (${code}) — ${hint}`;
+  return `cannot ${syscall} ${file}: ${errnoText(code)} — ${hint}`;
 }

@@ -1,11 +1,12 @@
-// Covers how the isw-ko binary starts and fails: a command that only queues works while the Rhymix board is down; a board that refuses `run` stops the embedded redis-server again and exits; an unreachable REDIS_URL fails with the fix instead of retrying forever.
+// Covers how the isw-ko binary starts and fails: a command that only queues works while the Rhymix board is down; a board that refuses `run` stops the embedded redis-server again and exits; an unreachable REDIS_URL fails with the fix instead of retrying forever; unreadable ingest files, a bad or busy --listen.
 import { spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { createServer, type AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterEach, beforeEach, expect, it } from 'vitest';
 import { answersPing, freePort } from '../../src/shared/redis-server.js';
-import { REPO_ROOT } from '../support/fixtures.js';
+import { FIXTURES_DIR, REPO_ROOT } from '../support/fixtures.js';
 import { startLlmServer, type LlmServer } from '../support/llm-server.js';
 import { TEST_API_KEY } from '../support/pipeline.js';
 
@@ -85,4 +86,38 @@ it('fails with the fix when REDIS_URL does not answer, instead of retrying for e
   expect(result.output).toContain('did not answer within 15 s');
   expect(result.output).toContain('fix REDIS_URL');
   expect(result.ms).toBeLessThan(30_000);
+});
+
+it('ingests the files it can read, says why it skipped the others, exits 1, and logs only warnings', async () => {
+  const good = path.join(FIXTURES_DIR, 'isw-roca-2025-03-02.eml');
+  const missing = path.join(dir, 'no-such.eml');
+  const result = await isw(['ingest', dir, missing, good], {});
+  expect(result.code).toBe(1);
+  expect(result.output).toContain(`${dir}: not read: it is a folder, not a file (EISDIR)`);
+  expect(result.output).toContain(`${missing}: not read: it does not exist (ENOENT)`);
+  expect(result.output).toMatch(
+    new RegExp(`${good.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}: queued as ingest-`),
+  );
+  expect(result.output).not.toContain('unexpected error');
+  // A one-shot command's answer is not buried under "pipeline started … stopped" info lines.
+  expect(result.output).not.toContain('"level":30');
+});
+
+it('says what is wrong with --listen, and which address is taken, instead of a stack trace', async () => {
+  const bad = await isw(['worker', '--queues', 'publish', '--listen', 'nonsense'], {});
+  expect(bad.code).toBe(1);
+  expect(bad.output).toContain('--listen takes host:port, not "nonsense"');
+
+  const taken = createServer();
+  await new Promise<void>((resolve) => taken.listen(0, '127.0.0.1', resolve));
+  const port = (taken.address() as AddressInfo).port;
+  try {
+    const busy = await isw(['worker', '--queues', 'publish', '--listen', `127.0.0.1:${port}`], {});
+    expect(busy.code).toBe(1);
+    expect(busy.output).toContain(`LISTEN_FAILED: cannot listen on 127.0.0.1:${port} (--listen)`);
+    expect(busy.output).toContain('already in use');
+    expect(busy.output).not.toContain('unexpected error');
+  } finally {
+    await new Promise((resolve) => taken.close(resolve));
+  }
 });
