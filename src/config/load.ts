@@ -21,14 +21,16 @@ export interface LoadConfigOptions {
  * connects to anything before this has returned.
  */
 export function loadEnv(options: LoadConfigOptions = {}): Env {
-  const fromFile = readEnvFile(options.envFile === undefined ? '.env' : options.envFile);
+  const { values: fromFile, problems: fileProblems } = readEnvFile(
+    options.envFile === undefined ? '.env' : options.envFile,
+  );
   // Empty strings count as unset: `FOO=` in a .env file should mean "use the default".
   const raw: Record<string, string | undefined> = { ...fromFile };
   for (const [key, value] of Object.entries(options.env ?? process.env)) {
     if (value !== undefined) raw[key] = value;
   }
   const values: Record<string, unknown> = {};
-  const problems: ConfigProblem[] = [];
+  const problems: ConfigProblem[] = [...fileProblems];
   const failed = new Set<string>();
   for (const name of Object.keys(SETTINGS) as SettingName[]) {
     const spec = SETTINGS[name];
@@ -83,11 +85,77 @@ function sortedLikeSettings(problems: readonly ConfigProblem[]): ConfigProblem[]
   return [...problems].sort((a, b) => rank(a) - rank(b));
 }
 
-function readEnvFile(file: string | null): Record<string, string> {
-  if (file === null) return {};
+/**
+ * The `.env` file's values, and what is wrong in it. dotenv skips a line it cannot read
+ * (`LOG_LEVEL debug`) and keeps a name nothing reads (`RHYMIX_MIDD=isw`) without a word, so the
+ * operator's setting silently does nothing: both are problems here. Only names in our own
+ * namespace (the first word of a setting, e.g. RHYMIX_, IMAP_) count as typos; a .env shared with
+ * other tools keeps its other names.
+ */
+function readEnvFile(file: string | null): { values: Record<string, string>; problems: ConfigProblem[] } {
+  if (file === null) return { values: {}, problems: [] };
   const resolved = path.resolve(file);
-  if (!existsSync(resolved)) return {};
-  return dotenv.parse(readFileSync(resolved));
+  if (!existsSync(resolved)) return { values: {}, problems: [] };
+  const text = readFileSync(resolved, 'utf8');
+  const values = dotenv.parse(text);
+  const problems: ConfigProblem[] = [];
+  const known = Object.keys(SETTINGS);
+  const prefixes = new Set(known.map((name) => name.split('_')[0]).filter((p) => p !== 'NODE'));
+  const where = path.basename(resolved);
+  let inQuote: string | null = null;
+  text.split(/\r?\n/).forEach((line, i) => {
+    const trimmed = line.trim();
+    if (inQuote !== null) {
+      // A quoted value spanning lines (dotenv allows it) ends at its closing quote.
+      if (trimmed.endsWith(inQuote)) inQuote = null;
+      return;
+    }
+    if (trimmed === '' || trimmed.startsWith('#')) return;
+    const m = /^(?:export\s+)?([A-Za-z_][A-Za-z0-9_.-]*)\s*=\s*(["'`]?)(.*)$/.exec(trimmed);
+    if (m === null) {
+      problems.push({
+        variable: `${where} line ${i + 1}`,
+        problem: `cannot be read: ${JSON.stringify(trimmed.slice(0, 60))}`,
+        expected: 'NAME=value (or a # comment)',
+      });
+      return;
+    }
+    const [, name = '', quote = '', rest = ''] = m;
+    if (quote !== '' && !rest.includes(quote)) inQuote = quote;
+    if (known.includes(name) || !prefixes.has(name.split('_')[0] ?? '')) return;
+    const guess = closest(name, known);
+    problems.push({
+      variable: name,
+      problem: `(${where} line ${i + 1}) is not a setting isw-ko reads${guess === null ? '' : `; did you mean ${guess}?`}`,
+      expected: 'a name from the README configuration table',
+    });
+  });
+  return { values, problems };
+}
+
+/** The known name nearest to a typo (edit distance at most 3), or null. */
+function closest(name: string, known: readonly string[]): string | null {
+  let best: { name: string; distance: number } | null = null;
+  for (const candidate of known) {
+    const distance = editDistance(name, candidate);
+    if (distance <= 3 && (best === null || distance < best.distance)) best = { name: candidate, distance };
+  }
+  return best?.name ?? null;
+}
+
+function editDistance(a: string, b: string): number {
+  let previous = Array.from({ length: b.length + 1 }, (_, j) => j);
+  for (let i = 1; i <= a.length; i += 1) {
+    const current = [i];
+    for (let j = 1; j <= b.length; j += 1) {
+      const cost = a[i - 1] === b[j - 1] ? 0 : 1;
+      current.push(
+        Math.min((previous[j] ?? 0) + 1, (current[j - 1] ?? 0) + 1, (previous[j - 1] ?? 0) + cost),
+      );
+    }
+    previous = current;
+  }
+  return previous[b.length] ?? 0;
 }
 
 /** The values of every secret setting that is set: the logger scrubs them from every line. */

@@ -192,6 +192,43 @@ describe('loadEnv', () => {
     expect(env.LLM_MODEL).toBeUndefined(); // empty means unset
   });
 
+  it("refuses a .env line it cannot read and a misspelt setting, and keeps other tools' names", () => {
+    const dir = mkdtempSync(path.join(tmpdir(), 'isw-ko-env-'));
+    const file = path.join(dir, '.env');
+    writeFileSync(
+      file,
+      [
+        '# comments and blank lines are fine',
+        '',
+        'LOG_LEVEL debug',
+        'RHYMIX_MIDD=isw',
+        'export INBOX_DIR=/srv/inbox',
+        'OTHER_TOOL_TOKEN=abc',
+        'NODE_OPTIONS=--max-old-space-size=512',
+        'MAIL_FROM="ISW 브리핑',
+        '  <briefing@example.org>"',
+      ].join('\n'),
+    );
+    const err = (() => {
+      try {
+        loadEnv({ env: {}, envFile: file });
+        return null;
+      } catch (e) {
+        return e;
+      }
+    })();
+    expect(err).toBeInstanceOf(ConfigError);
+    const message = (err as Error).message;
+    expect(message).toContain('.env line 3: cannot be read: "LOG_LEVEL debug"');
+    expect(message).toContain(
+      'RHYMIX_MIDD: (.env line 4) is not a setting isw-ko reads; did you mean RHYMIX_MID?',
+    );
+    expect(message).not.toContain('OTHER_TOOL_TOKEN');
+    expect(message).not.toContain('NODE_OPTIONS');
+    expect(message).not.toContain('line 9');
+    expect((err as ConfigError).problems).toHaveLength(2);
+  });
+
   it('lists secret values (and passwords inside URLs) for the logger to scrub, and hides them in `config`', () => {
     const env = loadEnv({
       env: { OPENAI_API_KEY: 'sk-test-123456', REDIS_URL: 'redis://:p4ssw0rd@127.0.0.1:6379' },
