@@ -127,6 +127,17 @@ async function rejection(promise: Promise<unknown>): Promise<PublishError> {
 }
 
 describe('WebhookTarget', () => {
+  it("keeps a receiver without post pages out of the readers' links: no url in its answer, no http link", async () => {
+    const r = await startReceiver();
+    r.respond = (_got, res) => {
+      res.writeHead(204);
+      res.end();
+    };
+    const ref = await new WebhookTarget(settings(r)).publish(post, { summary });
+    expect(ref.url).toBe(`urn:isw-ko:webhook:${encodeURIComponent(ref.id)}`);
+    expect(ref.url).not.toContain(r.url);
+  });
+
   it('POSTs the post, summary and report id, signed so the receiver can verify it, and keeps its id', async () => {
     const r = await startReceiver();
     const target = new WebhookTarget(settings(r));

@@ -214,8 +214,12 @@ export class WebhookTarget implements BoardAdapter {
           ? String(rawId)
           : (previous?.id ?? post.key);
     const rawUrl = record['url'];
+    // No page to send readers to: a name that is not a link (digests link http(s) URLs only), never
+    // the webhook's own address, which a digest would otherwise offer as "the post on the board".
     const url =
-      typeof rawUrl === 'string' && /^https?:\/\//i.test(rawUrl) ? rawUrl : (previous?.url ?? this.safeUrl);
+      typeof rawUrl === 'string' && /^https?:\/\//i.test(rawUrl)
+        ? rawUrl
+        : (previous?.url ?? `urn:isw-ko:webhook:${encodeURIComponent(id)}`);
     return { id, url };
   }
 
