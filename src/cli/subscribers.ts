@@ -221,7 +221,9 @@ export function registerSubscriberCommands(program: Command, ctx: NotifyCliConte
       'add or update subscribers from a CSV file (address/email, name, mode, status columns); exits 1 if any row was rejected (the others are imported)',
     )
     .argument('<file>', 'a CSV file, UTF-8 or CP949 (Korean Excel)')
-    .addOption(modeOption('mode of rows without one').default('daily'))
+    .addOption(
+      modeOption('mode of new subscribers in rows without one (existing ones keep theirs)').default('daily'),
+    )
     .option('--force', 're-activate people who unsubscribed or bounced (only with their consent)')
     .option('--dry-run', 'check and report, write nothing')
     .action((file: string, opts: { mode: DeliveryMode; force?: boolean; dryRun?: boolean }) =>

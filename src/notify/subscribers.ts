@@ -551,6 +551,7 @@ export class SubscriberStore {
     let updated = 0;
     let unchanged = 0;
     const valid: { line: number; id: string; input: AddInput & { status: SubscriberStatus | null } }[] = [];
+    const defaultMode = options.defaultMode ?? 'daily';
     for (const row of data) {
       const cell = (i: number | null): string =>
         i === null ? '' : unprotectCell(row.fields[i]?.trim() ?? '');
@@ -567,7 +568,8 @@ export class SubscriberStore {
       }
       seen.set(check.key, row.line);
       const modeText = cell(columns.mode);
-      const mode = modeText === '' ? (options.defaultMode ?? 'daily') : parseMode(modeText);
+      // An empty cell keeps an existing subscriber's mode (and name); the default is for new ones.
+      const mode = modeText === '' ? undefined : parseMode(modeText);
       if (mode === null) {
         rejected.push({
           line: row.line,
@@ -589,8 +591,8 @@ export class SubscriberStore {
         id: subscriberIdOf(check.key),
         input: {
           address: check.address,
-          name: name === '' ? null : name,
-          mode,
+          ...(name === '' ? {} : { name }),
+          ...(mode === undefined ? {} : { mode }),
           source: 'import',
           force: options.force === true,
           status,
@@ -605,7 +607,7 @@ export class SubscriberStore {
       const now = this.now();
       const planned: { row: (typeof batch)[number]; change: Change; outcome: AddOutcome }[] = [];
       batch.forEach((row, j) => {
-        const plan = planImport(existing[j] ?? null, { ...row.input, id: row.id }, now);
+        const plan = planImport(existing[j] ?? null, { ...row.input, id: row.id }, now, defaultMode);
         if (!plan.ok) rejected.push({ line: row.line, address: row.input.address, reason: plan.reason });
         else if (plan.change === null) unchanged += 1;
         else planned.push({ row, change: plan.change, outcome: plan.outcome });
@@ -619,7 +621,8 @@ export class SubscriberStore {
       const results = await this.applyMany(planned.map((p) => p.change));
       for (const [k, p] of planned.entries()) {
         let outcome: AddOutcome | ImportRejection = p.outcome;
-        if (results[k] !== true) outcome = await this.retryImportRow(p.row.id, p.row.input, p.row.line);
+        if (results[k] !== true)
+          outcome = await this.retryImportRow(p.row.id, p.row.input, p.row.line, defaultMode);
         if (typeof outcome === 'object') rejected.push(outcome);
         else if (outcome === 'added') added += 1;
         else if (outcome === 'updated') updated += 1;
@@ -659,9 +662,10 @@ export class SubscriberStore {
     id: string,
     input: AddInput & { status: SubscriberStatus | null },
     line: number,
+    defaultMode: DeliveryMode,
   ): Promise<AddOutcome | ImportRejection> {
     for (let attempt = 0; attempt < MAX_CAS_RETRIES; attempt += 1) {
-      const plan = planImport(await this.get(id), { ...input, id }, this.now());
+      const plan = planImport(await this.get(id), { ...input, id }, this.now(), defaultMode);
       if (!plan.ok) return { line, address: input.address, reason: plan.reason };
       if (plan.change === null) return 'unchanged';
       if (await this.apply(plan.change)) return plan.outcome;
@@ -814,9 +818,12 @@ function planAdd(current: Subscriber | null, input: AddInput & { id: string }, n
 /** Decide what one import row does (pure); see {@link SubscriberStore.importCsv}. */
 function planImport(
   current: Subscriber | null,
-  input: AddInput & { id: string; status: SubscriberStatus | null },
+  row: AddInput & { id: string; status: SubscriberStatus | null },
   now: number,
+  defaultMode: DeliveryMode,
 ): Plan {
+  // A row without a mode keeps the subscriber's; a new subscriber gets the import's default.
+  const input = row.mode === undefined && current === null ? { ...row, mode: defaultMode } : row;
   if (input.status === 'unsubscribed' || input.status === 'bounced') {
     // A suppression row: always honoured (it can only stop mail, never start it).
     return planWrite(current, input, current?.status === 'unsubscribed' ? 'unsubscribed' : input.status, now);

@@ -88,11 +88,19 @@ describe('subscribers commands', () => {
     await expect(run('subscribers', 'import', csv)).rejects.toMatchObject({ code: 'IMPORT_ROWS_REJECTED' });
     const report = out.slice(before);
     expect(report).toContain('3 rows (UTF-8)');
-    expect(report).toContain('added 1, updated 1, unchanged 0, rejected 1');
+    // Kim's row has no mode column: Kim keeps immediate (the default is for new subscribers).
+    expect(report).toContain('added 1, updated 0, unchanged 1, rejected 1');
     expect(report).toContain('line 3: broken — invalid address');
     const list = await run('subscribers', 'list');
     expect(list).toContain('lee@example.org (이영희)');
-    expect(list).toContain('2 listed; 2 in all, active: 0 immediate, 2 daily');
+    expect(list).toContain('2 listed; 2 in all, active: 1 immediate, 1 daily');
+    // Empty name and mode cells change nothing of an existing subscriber.
+    const again = path.join(dir, 'again.csv');
+    writeFileSync(again, 'email,name,mode\r\nlee@example.org,,\r\n');
+    expect(await run('subscribers', 'import', again, '--mode', 'immediate')).toContain(
+      'added 0, updated 0, unchanged 1, rejected 0',
+    );
+    expect(await run('subscribers', 'list')).toMatch(/active +daily +lee@example\.org \(이영희\)/);
     const exportFile = path.join(dir, 'export.csv');
     expect(await run('subscribers', 'export', '--out', exportFile)).toContain('written to');
     expect(
