@@ -1,6 +1,9 @@
 import { Command, CommanderError } from 'commander';
 import { configTableMarkdown, describeEnv, loadEnv, type Env } from '../config/index.js';
+import { readFileSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
+import path from 'node:path';
+import { PROJECT_ROOT } from '../shared/paths.js';
 import { constants as osConstants } from 'node:os';
 import { AppError } from '../shared/app-error.js';
 import { describeFileError, errnoOf, errnoText } from '../shared/fs-errors.js';
@@ -19,6 +22,7 @@ import { previewCommand } from './preview.js';
 export function buildProgram(env: () => Env): Command {
   const program = new Command('isw-ko')
     .description('ISW newsletter emails → Korean board posts and digests')
+    .version(packageVersion(), '-V, --version', 'print the version')
     .showHelpAfterError()
     .exitOverride();
 
@@ -161,6 +165,14 @@ function parseQueues(list: string): WorkerName[] {
     });
   }
   return names as WorkerName[];
+}
+
+/** The version in package.json, with the Node.js version it runs on. */
+function packageVersion(): string {
+  const pkg = JSON.parse(readFileSync(path.join(PROJECT_ROOT, 'package.json'), 'utf8')) as {
+    version?: unknown;
+  };
+  return `isw-ko ${typeof pkg.version === 'string' ? pkg.version : '?'} (Node.js ${process.versions.node})`;
 }
 
 /** Run every shutdown step in order, even when one fails (it is logged). */

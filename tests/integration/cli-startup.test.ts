@@ -121,3 +121,9 @@ it('says what is wrong with --listen, and which address is taken, instead of a s
     await new Promise((resolve) => taken.close(resolve));
   }
 });
+
+it('prints its version', async () => {
+  const result = await isw(['--version'], {});
+  expect(result.code).toBe(0);
+  expect(result.output.trim()).toMatch(/^isw-ko \d+\.\d+\.\d+ \(Node\.js \d+\.\d+\.\d+\)$/);
+});
