@@ -3,7 +3,7 @@ import { AppError, type AppErrorOptions, type ErrorKind } from '../shared/app-er
 /** What can go wrong when an admin acts on jobs and reports (CLI or web). */
 export type AdminErrorCode =
   | 'JOB_NOT_FOUND'
-  | 'JOB_NOT_FAILED'
+  | 'JOB_NOT_RETRIABLE'
   | 'REPORT_NOT_FOUND'
   | 'REPORT_NOT_HELD'
   | 'SUMMARY_MISSING'

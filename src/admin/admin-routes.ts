@@ -27,7 +27,7 @@ import {
 import type { AdminProviders } from './providers.js';
 import type { LoginRateLimiter } from './rate-limiter.js';
 import type { ReportData } from './report-data.js';
-import { agoKo, noticeFor, type NoticeCode } from './views.js';
+import { jobRowView, noticeFor, noticeParam, reprocessNotice, type NoticeCode } from './views.js';
 
 /** The session cookie: scoped to /admin, never readable by scripts, never sent cross-site. */
 export const SESSION_COOKIE = 'isw_ko_admin';
@@ -332,7 +332,7 @@ export async function adminRoutes(app: FastifyInstance, o: AdminRoutesOptions): 
   });
 
   app.get<{ Params: { id: string } }>('/reports/:id', async (req, reply) => {
-    const d = await o.data.detail(req.params.id);
+    const d = await o.data.detail(req.params.id, o.clock());
     const base = `/admin/reports/${encodeURIComponent(req.params.id)}`;
     return render(reply, 200, 'report', {
       page: pageBase(req, d.report.title, 'reports'),
@@ -344,6 +344,7 @@ export async function adminRoutes(app: FastifyInstance, o: AdminRoutesOptions): 
       summaryJson: d.summaryJson,
       posts: d.posts,
       preview: d.preview,
+      jobs: d.jobs,
       actions: {
         resummarize: `${base}/resummarize`,
         repost: `${base}/repost`,
@@ -354,20 +355,23 @@ export async function adminRoutes(app: FastifyInstance, o: AdminRoutesOptions): 
   });
 
   const reportAction =
-    (from: 'summarize' | 'publish', notice: NoticeCode) =>
+    (from: 'summarize' | 'publish') =>
     async (req: FastifyRequest<{ Params: { id: string } }>, reply: FastifyReply) => {
-      const done = await reprocess(o.pipeline, req.params.id, from, renotifyOption(o.providers));
+      const result = await reprocess(o.pipeline, req.params.id, from, renotifyOption(o.providers));
       log.info(
-        { reportId: req.params.id, from, done, by: principals.get(req)?.kind },
+        { reportId: req.params.id, from, done: result.lines, by: principals.get(req)?.kind },
         'admin re-ran a report',
       );
-      if (isApi(req)) return reply.send({ ok: true, done });
-      return reply.redirect(`/admin/reports/${encodeURIComponent(req.params.id)}?notice=${notice}`, 303);
+      if (isApi(req)) return reply.send({ ok: true, done: result.lines, job: result.job, then: result.then });
+      return reply.redirect(
+        `/admin/reports/${encodeURIComponent(req.params.id)}?notice=${reprocessNotice(from, result)}`,
+        303,
+      );
     };
-  app.post('/reports/:id/resummarize', reportAction('summarize', 'resummarize'));
-  app.post('/reports/:id/repost', reportAction('publish', 'repost'));
-  app.post('/api/reports/:id/resummarize', reportAction('summarize', 'resummarize'));
-  app.post('/api/reports/:id/repost', reportAction('publish', 'repost'));
+  app.post('/reports/:id/resummarize', reportAction('summarize'));
+  app.post('/reports/:id/repost', reportAction('publish'));
+  app.post('/api/reports/:id/resummarize', reportAction('summarize'));
+  app.post('/api/reports/:id/repost', reportAction('publish'));
 
   // Hold / release: back to where the button was (the report page, or the quarantine page's list).
   const backTo = (req: FastifyRequest, id: string, notice: NoticeCode): string =>
@@ -402,8 +406,15 @@ export async function adminRoutes(app: FastifyInstance, o: AdminRoutesOptions): 
   });
 
   app.get<{ Params: { id: string } }>('/api/reports/:id', async (req) => {
-    const d = await o.data.detail(req.params.id);
-    return { report: d.report, stages: d.stages, summary: d.summary, posts: d.posts, post: d.post };
+    const d = await o.data.detail(req.params.id, o.clock());
+    return {
+      report: d.report,
+      stages: d.stages,
+      summary: d.summary,
+      posts: d.posts,
+      post: d.post,
+      jobs: d.jobs,
+    };
   });
 
   // --- jobs
@@ -436,12 +447,7 @@ export async function adminRoutes(app: FastifyInstance, o: AdminRoutesOptions): 
         { label: '전체', href: href(state, undefined), here: queue === undefined },
         ...queueNames.map((q) => ({ label: q, href: href(state, q), here: q === queue })),
       ],
-      jobs: jobs.map((j) => ({
-        ...j,
-        age: agoKo(now - j.createdAt),
-        reportHref: j.reportId === null ? null : `/admin/reports/${encodeURIComponent(j.reportId)}`,
-        retryAction: j.state === 'failed' ? `/admin/jobs/${j.queue}/${encodeURIComponent(j.id)}/retry` : null,
-      })),
+      jobs: jobs.map((j) => jobRowView(j, now, stateLabel(j.state))),
     });
   });
 
@@ -452,6 +458,8 @@ export async function adminRoutes(app: FastifyInstance, o: AdminRoutesOptions): 
     };
   });
 
+  // 다시 시도 (a failed job) and 지금 실행 (a delayed one): back to the list the button was on, or
+  // to the report page when it was pressed there.
   const retryAction = async (
     req: FastifyRequest<{ Params: { queue: string; id: string } }>,
     reply: FastifyReply,
@@ -460,7 +468,12 @@ export async function adminRoutes(app: FastifyInstance, o: AdminRoutesOptions): 
     const done = await retryJob(o.pipeline, req.params.id, queue, extraQueues);
     log.info({ ...done, by: principals.get(req)?.kind }, 'admin retried a job');
     if (isApi(req)) return reply.send({ ok: true, ...done });
-    return reply.redirect(`/admin/jobs?state=failed&queue=${queue}&notice=retried`, 303);
+    const notice = noticeParam(done.action);
+    const report = field(req.body, 'report');
+    if (report !== undefined && report !== '')
+      return reply.redirect(`/admin/reports/${encodeURIComponent(report)}?notice=${notice}`, 303);
+    const from = done.action === 'promoted' ? 'delayed' : 'failed';
+    return reply.redirect(`/admin/jobs?state=${from}&queue=${queue}&notice=${notice}`, 303);
   };
   app.post('/jobs/:queue/:id/retry', retryAction);
   app.post('/api/jobs/:queue/:id/retry', retryAction);
@@ -549,7 +562,7 @@ function renotifyOption(providers: AdminProviders): { notify?: NonNullable<Admin
 function statusFor(err: unknown): number {
   if (isAppError(err)) {
     if (err.code.endsWith('NOT_FOUND')) return 404;
-    if (err.code === 'JOB_NOT_FAILED' || err.code === 'SUMMARY_MISSING' || err.code === 'REPORT_NOT_HELD')
+    if (err.code === 'JOB_NOT_RETRIABLE' || err.code === 'SUMMARY_MISSING' || err.code === 'REPORT_NOT_HELD')
       return 409;
     if (err.code.endsWith('NOT_CONFIGURED')) return 501;
     return err.kind === 'user' ? 400 : 500;

@@ -8,17 +8,20 @@ import {
 } from '../publish/index.js';
 import { shortNamesFrom } from '../queue/board-target.js';
 import type { Pipeline } from '../queue/pipeline.js';
-import type { PostRecord } from '../queue/store.js';
+import type { PostRecord, StageName, StageStatus } from '../queue/store.js';
 import type { Report } from '../parse/index.js';
 import type { SummaryRecord } from '../summarize/summary.js';
 import { AdminError } from './admin-error.js';
+import { reportJobs, stateLabel } from './operations.js';
 import type { AdminProviders } from './providers.js';
 import {
+  jobRowView,
   linkTo,
   prettyJson,
   reportRowView,
   stageViews,
   usageView,
+  type JobRowView,
   type LinkView,
   type MailStatus,
   type ReportRowView,
@@ -63,6 +66,11 @@ export interface ReportDetail {
     readonly srcdoc: string | null;
     readonly why: string | null;
   };
+  /**
+   * The report's summarize and publish jobs that are not over yet (running, waiting, delayed): why
+   * they wait, when they run, and whether the worker of a running one is gone.
+   */
+  readonly jobs: readonly JobRowView[];
   /** The same post, for the JSON API. */
   readonly post: Post | null;
   readonly summary: SummaryRecord | null;
@@ -112,11 +120,11 @@ export class ReportData {
   }
 
   /**
-   * One report with everything about it.
+   * One report with everything about it, as it stands at `now`.
    *
    * @throws AdminError `REPORT_NOT_FOUND`
    */
-  async detail(id: string): Promise<ReportDetail> {
+  async detail(id: string, now: number = Date.now()): Promise<ReportDetail> {
     const store = this.pipeline.store;
     const stored = await store.getReport(id);
     if (stored === null) {
@@ -125,13 +133,14 @@ export class ReportData {
       });
     }
     const { report } = stored;
-    const [stages, summary, posts, mail, email, hold] = await Promise.all([
+    const [stages, summary, posts, mail, email, hold, jobs] = await Promise.all([
       store.getStages(id),
       store.getSummary(id),
       this.posts(id),
       this.mail(id),
       store.getEmail(stored.emailId),
       this.pipeline.holds.get(id),
+      reportJobs(this.pipeline, id),
     ]);
     const { post, preview } = await this.preview(id, report, summary);
     return {
@@ -148,7 +157,7 @@ export class ReportData {
           post === null || post.sourceUrl === null ? { text: '', href: null } : linkTo(post.sourceUrl),
         warnings: report.warnings,
       },
-      stages: stageViews(stages, mail),
+      stages: stageViews(await this.withoutStaleWait(stages), mail, now),
       hold: hold === null ? null : { by: hold.by, reason: hold.reason, heldKst: formatKst(hold.at) },
       hasSummary: summary !== null,
       usage: summary === null ? null : usageView(summary),
@@ -160,6 +169,7 @@ export class ReportData {
         updatedKst: formatKst(p.updatedAt),
       })),
       preview,
+      jobs: jobs.map((j) => jobRowView(j, now, stateLabel(j.state))),
       post,
       summary,
     };
@@ -209,6 +219,29 @@ export class ReportData {
       this.pipeline.targetNames.map((target) => this.pipeline.store.getPost(reportId, target)),
     );
     return records.filter((r): r is PostRecord => r !== null);
+  }
+
+  /**
+   * A summarize stage that says it waits for a job no longer in the queue (an admin removed it in
+   * bull-board, say) says so, instead of promising a retry that will not come.
+   */
+  private async withoutStaleWait(
+    stages: Partial<Record<StageName, StageStatus>>,
+  ): Promise<Partial<Record<StageName, StageStatus>>> {
+    const s = stages.summarize;
+    if (s?.state !== 'waiting' || s.jobId === undefined) return stages;
+    if ((await this.pipeline.queues.summarize.getJob(s.jobId)) !== undefined) return stages;
+    // Without its retryAt: no next try is coming.
+    return {
+      ...stages,
+      summarize: {
+        state: 'waiting',
+        at: s.at,
+        detail:
+          `${s.detail ?? ''} (이 작업은 더 이상 대기열에 없습니다: 요약 다시 실행으로 새로 시작하세요)`.trim(),
+        jobId: s.jobId,
+      },
+    };
   }
 
   private async mail(reportId: string): Promise<MailStatus | null> {

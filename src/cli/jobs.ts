@@ -4,6 +4,7 @@ import { AdminError } from '../admin/admin-error.js';
 import {
   holdReport,
   jobCounts,
+  lockHint,
   LISTABLE_STATES,
   listJobs,
   oneOf,
@@ -17,7 +18,7 @@ import {
   type NotifyReprocess,
   type ReprocessStage,
 } from '../admin/operations.js';
-import { ageShort } from '../admin/views.js';
+import { ageShort, durationShort } from '../admin/views.js';
 import { QUEUE_NAMES } from '../queue/names.js';
 import { NOTIFY_QUEUE_NAMES } from '../queue/notify-worker.js';
 import type { Pipeline } from '../queue/pipeline.js';
@@ -43,8 +44,10 @@ export interface JobsContext {
 /**
  * Add the admin's job commands to the program:
  * - `jobs`: counts per queue and state;
- * - `jobs list [--state failed] [--queue summarize]`: each job's report title, attempts, last error, age;
+ * - `jobs list [--state failed] [--queue summarize]`: each job's report title, attempts, last error or
+ *   why it waits, and its last activity (when a delayed job runs; whether a running job's worker is gone);
  * - `jobs retry <id…>` / `jobs retry --all [--queue summarize]`: failed jobs again, with fresh attempts;
+ *   a delayed job given by id runs now;
  * - `reprocess <report-id> [--from summarize|publish|notify]`: a report again from a stage, editing its
  *   existing board post;
  * - `hold <report-id…> [--reason …]`, `hold --list`, `unhold <report-id…>`: keep a report off the
@@ -84,7 +87,9 @@ export function registerJobCommands(program: Command, ctx: JobsContext): void {
 
   jobs
     .command('list')
-    .description("list jobs in a state with each one's report title, attempts, last error and age")
+    .description(
+      "list jobs in a state with each one's report title, attempts, last error or why it waits, and last activity",
+    )
     .addOption(new Option('--state <state>', 'job state').choices([...LISTABLE_STATES]).default('failed'))
     .addOption(queueOption())
     .option('--limit <n>', 'at most this many jobs', '50')
@@ -107,7 +112,9 @@ export function registerJobCommands(program: Command, ctx: JobsContext): void {
 
   jobs
     .command('retry')
-    .description('retry failed jobs by id, or every failed job with --all (attempts start again)')
+    .description(
+      'retry failed jobs by id (attempts start again; a delayed job runs now), or every failed job with --all',
+    )
     .argument('[ids...]', 'job ids from `isw-ko jobs list`')
     .option('--all', 'every failed job (of --queue, or of every queue)')
     .addOption(queueOption())
@@ -128,20 +135,24 @@ export function registerJobCommands(program: Command, ctx: JobsContext): void {
           });
         }
         const failures: string[] = [];
+        let firstCode: AdminError['code'] | null = null;
         for (const id of ids) {
           try {
             const done = await retryJob(app.pipeline, id, queue, notifyQueues(app));
-            ctx.write(`${done.queue}/${done.id}: queued again\n`);
+            ctx.write(
+              `${done.queue}/${done.id}: ${done.action === 'promoted' ? 'was delayed; runs now' : 'queued again'}\n`,
+            );
           } catch (err) {
             if (!(err instanceof AdminError)) throw err;
             // Go on with the other ids; the command still fails at the end.
             failures.push(id);
+            firstCode ??= err.code;
             ctx.write(`${id}: ${err.describe()}\n`);
           }
         }
         if (failures.length > 0) {
           throw new AdminError(
-            'JOB_NOT_FOUND',
+            firstCode ?? 'JOB_NOT_FOUND',
             `${failures.length} of ${ids.length} job(s) could not be retried: ${failures.join(', ')}`,
           );
         }
@@ -166,7 +177,7 @@ export function registerJobCommands(program: Command, ctx: JobsContext): void {
           from,
           app.renotify === undefined ? {} : { notify: app.renotify },
         );
-        for (const line of done) ctx.write(`${reportId}: ${line}\n`);
+        for (const line of done.lines) ctx.write(`${reportId}: ${line}\n`);
       }),
     );
 
@@ -213,17 +224,37 @@ export function registerJobCommands(program: Command, ctx: JobsContext): void {
     );
 }
 
-/** `jobs list` output: a header line per job, then its last error indented. */
+/**
+ * `jobs list` output: a header line per job (attempts, last activity, title), then what else there
+ * is to know, indented: its report, its last error, why it waits, whether its worker is gone.
+ */
 export function formatJobRows(rows: readonly JobRow[], state: ListableState, now: number): string {
   if (rows.length === 0) return `no ${state} jobs\n`;
   return rows
     .map((r) => {
-      const head = `${r.queue}/${r.id}  attempts ${r.attemptsMade}/${r.attempts}  age ${ageShort(now - r.createdAt)}  ${r.title}`;
+      const attempts = `attempts ${r.attemptsMade}/${r.attempts}${r.gaveUp ? ' (failed for good: no more retries)' : ''}`;
+      const head = `${r.queue}/${r.id}  ${attempts}  ${lastActivity(r, now)}  ${r.title}`;
       const report = r.reportId === null ? '' : `\n    report: ${r.reportId}`;
       const error = r.lastError === null ? '' : `\n    last error: ${oneLine(r.lastError)}`;
-      return `${head}${report}${error}\n`;
+      const waits =
+        r.waitReason === null || r.waitReason === r.lastError
+          ? ''
+          : `\n    waiting: ${oneLine(r.waitReason)}`;
+      const gone =
+        r.holder === 'gone' ? `\n    worker gone (stopped or killed): ${lockHint(r.lockTtlMs)}` : '';
+      return `${head}${report}${error}${waits}${gone}\n`;
     })
     .join('');
+}
+
+/** What happened to a job last, and when it runs next if it waits: a retry clears BullMQ's times. */
+function lastActivity(r: JobRow, now: number): string {
+  const next =
+    r.runAt === null ? '' : r.runAt <= now ? ', runs now' : `, runs in ${durationShort(r.runAt - now)}`;
+  if (r.finishedAt !== null) return `finished ${ageShort(now - r.finishedAt)} ago${next}`;
+  if (r.startedAt !== null)
+    return `${r.state === 'active' ? 'started' : 'last tried'} ${ageShort(now - r.startedAt)} ago${next}`;
+  return `added ${ageShort(now - r.createdAt)} ago${next}`;
 }
 
 function oneLine(text: string): string {

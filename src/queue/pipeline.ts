@@ -1,4 +1,6 @@
-import { DelayedError, Queue, UnrecoverableError, Worker, type Job } from 'bullmq';
+import { randomBytes } from 'node:crypto';
+import { hostname } from 'node:os';
+import { Backoffs, DelayedError, Queue, UnrecoverableError, Worker, type Job } from 'bullmq';
 import type { Redis } from 'ioredis';
 import { ParseError, type Report } from '../parse/index.js';
 import { AppError, isAppError } from '../shared/app-error.js';
@@ -91,6 +93,13 @@ export class Pipeline {
   private readonly workers: Worker[] = [];
   private closing: Promise<void> | null = null;
   private unreachableStreak = 0;
+  /**
+   * This process's workers' name. BullMQ stores it on every job a worker takes (`processedBy`) and
+   * in the name of the worker's Redis connection, so the admin pages can tell an active job whose
+   * process is gone (a forced exit, a kill: it stays active until its lock lapses) from one that
+   * is running. Unique per pipeline, so a restarted process is not taken for the dead one.
+   */
+  readonly workerName = uniqueWorkerName();
 
   private constructor(options: PipelineOptions, redis: Redis) {
     this.options = options;
@@ -239,6 +248,7 @@ export class Pipeline {
     const worker = new Worker(name, processors[name] as (job: Job) => Promise<unknown>, {
       connection: redisOptions(o.redis, `isw-ko-${name}-worker`),
       prefix: o.prefix,
+      name: this.workerName,
       // Publishing to one board is spaced by its adapter (Rhymix's spam filter); a few at once keep a
       // file board or webhook busy while one post waits on the disk.
       concurrency: name === 'summarize' ? o.summarizeConcurrency : 4,
@@ -295,13 +305,19 @@ export class Pipeline {
     this.workers.push(worker);
   }
 
-  /** The summarize processor plus the queue-level decisions about LLM errors. */
+  /**
+   * The summarize processor plus the queue-level decisions about LLM errors. Whenever the job is
+   * going to wait (an unreachable LLM, a 429, an attempt that backs off) the report's summarize
+   * stage says why and until when, before the job is moved: the admin pages and `jobs list` show
+   * it, and the success or final failure that follows replaces it.
+   */
   private async runSummarize(
     job: Job<JobDataMap['summarize']>,
     token: string | undefined,
     targets: readonly string[],
   ): Promise<unknown> {
     const o = this.options;
+    const log = o.logger.child({ stage: 'summarize', jobId: job.id, reportId: job.data.reportId });
     try {
       const result = await processSummarize(job, {
         store: this.store,
@@ -317,7 +333,11 @@ export class Pipeline {
       if (isAppError(err, 'LLM_RATE_LIMITED')) {
         // 429: pause the whole queue for Retry-After instead of burning this job's attempts.
         const ms = typeof err.details.retryAfterMs === 'number' ? err.details.retryAfterMs : 30_000;
-        o.logger.warn({ jobId: job.id, retryAfterMs: ms }, 'LLM rate limit: summarize queue paused');
+        log.warn(
+          { code: err.code, retryAfterMs: ms },
+          `${err.describe()}; the summarize queue waits ${Math.ceil(ms / 1000)} s (no attempt used)`,
+        );
+        await this.summaryWaits(job, err.describe(), ms, log);
         await this.queues.summarize.rateLimit(ms);
         throw Worker.RateLimitError();
       }
@@ -326,14 +346,70 @@ export class Pipeline {
         this.unreachableStreak += 1;
         const base = o.llmUnreachableDelayMs ?? 30_000;
         const delay = Math.min(10 * 60_000, base * 2 ** Math.min(this.unreachableStreak - 1, 5));
-        o.logger.error({ jobId: job.id, retryInMs: delay }, err.describe());
+        // The message already says what to check and configure (its hint would repeat it).
+        log.error(
+          { code: err.code, retryInMs: delay },
+          `${err.message} The summary waits ${Math.ceil(delay / 1000)} s and tries again (no attempt used); \`isw-ko jobs retry ${job.id ?? '<job id>'}\` runs it now.`,
+        );
+        await this.summaryWaits(job, err.message, delay, log);
         await job.moveToDelayed(Date.now() + delay, token);
         throw new DelayedError();
       }
       if (err instanceof AppError && !err.retriable)
         throw new UnrecoverableError(`${err.code}: ${err.describe()}`);
+      if (!(err instanceof UnrecoverableError) && !isFinalAttempt(job)) {
+        // BullMQ retries it after its backoff; the 'failed' listener logs the attempt.
+        const backoff = Backoffs.normalize(job.opts.backoff ?? 0);
+        const delay =
+          backoff === undefined
+            ? 0
+            : await Backoffs.calculate(backoff, job.attemptsMade + 1, toError(err), job);
+        await this.summaryWaits(job, toError(err).message, delay ?? 0, log);
+      }
       throw err;
     }
+  }
+
+  /** Record on the report's summarize stage that its job waits, why, and until when. */
+  private async summaryWaits(
+    job: Job<JobDataMap['summarize']>,
+    reason: string,
+    delayMs: number,
+    log: Logger,
+  ): Promise<void> {
+    const now = Date.now();
+    try {
+      await this.store.setStage(job.data.reportId, 'summarize', {
+        state: 'waiting',
+        at: new Date(now).toISOString(),
+        detail: reason,
+        retryAt: new Date(now + delayMs).toISOString(),
+        ...(job.id === undefined ? {} : { jobId: job.id }),
+      });
+    } catch (e) {
+      // The job waits all the same; only the admin pages miss the reason.
+      log.warn({ err: e }, 'could not record on the report why its summary waits');
+    }
+  }
+
+  /**
+   * What BullMQ keeps about a job but its API does not return, for the admin pages: when a delayed
+   * job is due (a delayed job's score is its due time × 0x1000 plus a counter, see BullMQ's
+   * getDelayedScore.lua), and how long an active job's lock has left (gone: it lapsed, and the next
+   * stalled-job check of a running worker takes the job over). `queue` lives in this Redis.
+   */
+  async jobTimes(queue: Queue, jobId: string): Promise<{ dueAt: number | null; lockTtlMs: number | null }> {
+    const replies = await this.redis
+      .multi()
+      .zscore(queue.toKey('delayed'), jobId)
+      .pttl(`${queue.toKey(jobId)}:lock`)
+      .exec();
+    const score: unknown = replies?.[0]?.[1];
+    const ttl: unknown = replies?.[1]?.[1];
+    return {
+      dueAt: typeof score === 'string' ? Math.floor(Number(score) / 0x1000) : null,
+      lockTtlMs: typeof ttl === 'number' && ttl >= 0 ? ttl : null,
+    };
   }
 
   /** Counts per queue and state, for `isw-ko jobs` and the admin pages. */
@@ -373,6 +449,18 @@ export class Pipeline {
     })();
     return this.closing;
   }
+}
+
+/** A name for one process's workers: host, pid and a random part (valid in a Redis client name). */
+function uniqueWorkerName(): string {
+  const host = hostname()
+    .replace(/[^A-Za-z0-9.-]/g, '_')
+    .slice(0, 40);
+  return `${host}-${process.pid}-${randomBytes(3).toString('hex')}`;
+}
+
+function toError(err: unknown): Error {
+  return err instanceof Error ? err : new Error(String(err));
 }
 
 /** How long an attempt ran, from BullMQ's own timestamps. */

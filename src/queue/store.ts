@@ -35,12 +35,18 @@ export interface Rejection {
 
 export type StageName = 'ingest' | 'summarize' | 'publish';
 export interface StageStatus {
-  /** `held`: an admin held the report (see `Holds`), so the stage did nothing. */
-  readonly state: 'done' | 'failed' | 'skipped' | 'held';
+  /**
+   * `held`: an admin held the report (see `Holds`), so the stage did nothing. `waiting`: the stage's
+   * job waits to try again (the LLM cannot be reached, rate-limits us, or an attempt failed and
+   * backs off); `detail` says why and `retryAt` when. A later success or final failure replaces it.
+   */
+  readonly state: 'done' | 'failed' | 'skipped' | 'held' | 'waiting';
   readonly at: string;
   readonly detail?: string;
-  /** The BullMQ job of a failed stage, so an admin can retry exactly that job. */
+  /** The BullMQ job of a failed or waiting stage, so an admin can retry (or run now) exactly that job. */
   readonly jobId?: string;
+  /** `waiting`: when the job tries again (ISO 8601), as far as the queue knows. */
+  readonly retryAt?: string;
 }
 
 /**

@@ -92,7 +92,7 @@ describe('isw-ko jobs', () => {
 
     const listed = await cli('jobs', 'list', '--state', 'failed', '--queue', 'summarize');
     expect(listed.code, listed.stderr).toBe(0);
-    expect(listed.stdout).toContain(`summarize/${jobId}  attempts 5/5  age `);
+    expect(listed.stdout).toContain(`summarize/${jobId}  attempts 5/5  finished `);
     expect(listed.stdout).toContain(title);
     expect(listed.stdout).toContain(`report: ${reportId}`);
     expect(listed.stdout).toMatch(/last error: The LLM server at http:\/\/127\.0\.0\.1:\d+\/v1 answered 500/);
@@ -139,7 +139,9 @@ describe('isw-ko reprocess', () => {
 
     const fromSummarize = await cli('reprocess', reportId);
     expect(fromSummarize.code, fromSummarize.stderr).toBe(0);
-    expect(fromSummarize.stdout).toContain(`${reportId}: summarize: a new summary was queued`);
+    expect(fromSummarize.stdout).toContain(
+      `${reportId}: summarize: a new summary was queued; the post is edited when it is ready`,
+    );
     await waitFor(
       'the post edited',
       async () => (await app.pipeline.store.getPost(reportId, 'file'))?.revisions === 2,
@@ -164,7 +166,7 @@ describe('isw-ko reprocess', () => {
   it('retries a report whose summary failed for good, instead of leaving the failed job behind', async () => {
     const { reportId } = await failedSummary('isw-iran-update-2025-05-14.eml');
     expect(await inProcess('reprocess', reportId, '--from', 'summarize')).toMatch(
-      /summarize: retried failed job summarize-/,
+      /summarize: retried failed job summarize-\S+; it is posted when it is ready \(no post yet\)/,
     );
     await waitFor('the post', () => h.posts().length === 1);
     expect(await app.pipeline.queues.summarize.getFailed()).toHaveLength(0);
@@ -226,7 +228,9 @@ describe('isw-ko hold / unhold', () => {
     expect(await inProcess('hold', reportId)).toBe(
       `${reportId}: held: already posted on file; those posts stay up but are not edited until released\n`,
     );
-    await inProcess('reprocess', reportId, '--from', 'publish');
+    expect(await inProcess('reprocess', reportId, '--from', 'publish')).toContain(
+      `publish to file: queued (edits ${(await app.pipeline.store.getPost(reportId, 'file'))?.url ?? '∅'}) — but the report is held, so it is posted only when released (isw-ko unhold ${reportId})`,
+    );
     await waitFor(
       'the held re-post',
       async () => (await app.pipeline.store.getStages(reportId)).publish?.state === 'held',

@@ -297,14 +297,16 @@ describe('pages and buttons', () => {
       redirect: 'manual',
     });
     expect(res.status).toBe(303);
-    expect(res.headers.get('location')).toBe(`/admin/reports/${failedReportId}?notice=resummarize`);
+    // The failed job is retried, and the report has no post yet: the notice must not promise an edit.
+    const location = `/admin/reports/${failedReportId}?notice=resummarize-retried.then-post`;
+    expect(res.headers.get('location')).toBe(location);
     await waitFor('the post of the re-run report', () => h.posts().length === before + 1);
     // The failed job was retried in place: nothing is left in the failed set.
     expect(await app.pipeline.queues.summarize.getFailed()).toHaveLength(0);
-    const page = await (
-      await fetch(`${admin.url}/admin/reports/${failedReportId}?notice=resummarize`, { headers: { cookie } })
-    ).text();
-    expect(page).toContain('요약을 다시 실행하도록 예약했습니다');
+    const page = await (await fetch(`${admin.url}${location}`, { headers: { cookie } })).text();
+    expect(page).toContain('실패했던 요약 작업을 다시 실행하도록 예약했습니다.');
+    expect(page).toContain('아직 게시글이 없으므로 끝나면 새로 게시됩니다.');
+    expect(page).not.toContain('게시글이 수정됩니다');
   });
 
   it('re-summarises and re-posts a published report by editing its post, never adding one', async () => {
@@ -319,13 +321,19 @@ describe('pages and buttons', () => {
         body: new URLSearchParams({ _csrf: csrf }),
         redirect: 'manual',
       });
-    expect((await press('resummarize')).status).toBe(303);
+    const resummarized = await press('resummarize');
+    expect(resummarized.status).toBe(303);
+    expect(resummarized.headers.get('location')).toBe(
+      `/admin/reports/${xssReportId}?notice=resummarize.then-edit`,
+    );
     await waitFor(
       'the edited post',
       async () => (await app.pipeline.store.getPost(xssReportId, 'file'))?.revisions === 2,
     );
     expect((await app.pipeline.store.getSummary(xssReportId))?.createdAt).not.toBe(summary?.createdAt);
-    expect((await press('repost')).status).toBe(303);
+    const reposted = await press('repost');
+    expect(reposted.status).toBe(303);
+    expect(reposted.headers.get('location')).toBe(`/admin/reports/${xssReportId}?notice=repost.then-edit`);
     await waitFor(
       'the post edited again',
       async () => (await app.pipeline.store.getPost(xssReportId, 'file'))?.revisions === 3,
@@ -394,6 +402,26 @@ describe('pages and buttons', () => {
     expect(page).toContain('&lt;b&gt;번역 확인&lt;/b&gt;');
     expect(page).toContain('stage-held');
     expect(page).toContain(`/admin/reports/${reportId}/unhold`);
+    // 다시 게시 on a held report: the notice says it waits for the release (the log says so too).
+    const repost = await fetch(`${admin.url}/admin/reports/${reportId}/repost`, {
+      method: 'POST',
+      headers: { cookie },
+      body: new URLSearchParams({ _csrf: csrf }),
+      redirect: 'manual',
+    });
+    expect(repost.headers.get('location')).toBe(`/admin/reports/${reportId}?notice=repost-held`);
+    const notice = await (
+      await fetch(`${admin.url}/admin/reports/${reportId}?notice=repost-held`, { headers: { cookie } })
+    ).text();
+    expect(notice).toContain(
+      '보고서가 보류 중이라 지금은 게시하지 않습니다. 다시 게시는 보류를 풀 때 이루어집니다.',
+    );
+    expect(notice).not.toContain('기존 글이 수정됩니다');
+    await waitFor('the held re-post', async () => {
+      const c = await app.pipeline.queues.publish.getJobCounts('waiting', 'active', 'delayed');
+      return c.waiting === 0 && c.active === 0 && c.delayed === 0;
+    });
+    expect(h.posts()).toHaveLength(before);
     const list = await (await fetch(`${admin.url}/admin/reports`, { headers: { cookie } })).text();
     expect(list).toContain('보류한 보고서 1건');
     const quarantine = await (await fetch(`${admin.url}/admin/quarantine`, { headers: { cookie } })).text();
