@@ -189,8 +189,8 @@ async function closeAll(logger: Logger, steps: readonly (() => Promise<unknown>)
 /**
  * Resolve on the first SIGINT, SIGTERM or SIGHUP (a closed terminal): the caller then shuts down
  * gracefully. A second signal a moment later exits at once (the usual "press Ctrl-C again"): jobs
- * still running are taken up again at the next start, and `exit` hooks still stop an embedded
- * redis-server. One Ctrl-C under `npm start` arrives twice (from the terminal, and forwarded by
+ * still running are taken up again by a worker once their lock lapses, and `exit` hooks still stop
+ * an embedded redis-server. One Ctrl-C under `npm start` arrives twice (from the terminal, and forwarded by
  * npm), so a repeat within {@link REPEATED_SIGNAL_MS} is the same press, not a second one.
  */
 function untilSignal(logger: Logger): Promise<void> {
@@ -207,7 +207,10 @@ function untilSignal(logger: Logger): Promise<void> {
         logger.debug({ signal }, 'the same signal again (npm forwards it too); already shutting down');
         return;
       }
-      logger.warn({ signal }, 'second signal: exiting now; unfinished jobs run again at the next start');
+      logger.warn(
+        { signal },
+        'second signal: exiting now; jobs still running stay "active" until their lock lapses (JOB_LOCK_MS: by default twice LLM_TIMEOUT_MS plus 30 s), then a running worker starts them again; `isw-ko jobs list --state active` shows them',
+      );
       process.exit(128 + osConstants.signals[signal]);
     };
     for (const signal of SHUTDOWN_SIGNALS) process.on(signal, onSignal);
