@@ -137,9 +137,8 @@ function unavailable(
   return new LlmError('LLM_UNAVAILABLE', `The LLM server at ${target.baseURL} ${what}. ${fix}`, {
     cause: error,
     details,
-    hint: target.usingLocalOllamaDefault
-      ? 'start Ollama, or configure OPENAI_BASE_URL/OPENAI_API_KEY/LLM_MODEL'
-      : 'retry later, or configure OPENAI_BASE_URL/OPENAI_API_KEY/LLM_MODEL for another server',
+    // The message already says what to start or set; the hint adds what happens meanwhile.
+    hint: 'summaries wait in the queue and are tried again; `isw-ko doctor` checks the server',
   });
 }
 

@@ -54,7 +54,8 @@ describe('checkLlm', () => {
     expect(result.ok).toBe(false);
     expect(result.message).toContain(url);
     expect(result.message).toContain('ollama serve');
-    expect(result.hint).toContain('OPENAI_BASE_URL');
+    expect(result.message).toContain('OPENAI_BASE_URL');
+    expect(result.hint).toContain('summaries wait in the queue');
   });
 });
 
