@@ -1,6 +1,6 @@
 import type { Job, JobState, Queue } from 'bullmq';
 import { jobIds, QUEUE_NAMES } from '../queue/names.js';
-import type { Pipeline } from '../queue/pipeline.js';
+import { COUNTED_STATES, type Pipeline } from '../queue/pipeline.js';
 import type { StageName, StageStatus } from '../queue/store.js';
 import { AdminError } from './admin-error.js';
 import { ageShort, durationShort } from './views.js';
@@ -99,14 +99,7 @@ export async function jobCounts(
 ): Promise<Record<string, Record<string, number>>> {
   const out: Record<string, Record<string, number>> = await pipeline.counts();
   for (const queue of extraQueues) {
-    out[queue.name] = await queue.getJobCounts(
-      'waiting',
-      'active',
-      'delayed',
-      'completed',
-      'failed',
-      'prioritized',
-    );
+    out[queue.name] = await queue.getJobCounts(...COUNTED_STATES);
   }
   return out;
 }

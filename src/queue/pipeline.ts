@@ -55,6 +55,9 @@ export interface PipelineOptions {
   readonly onJobFinished?: (event: JobFinishedEvent) => void;
 }
 
+/** The job states `counts()` reports (and the admin pages show), for every queue alike. */
+export const COUNTED_STATES = ['waiting', 'active', 'delayed', 'completed', 'failed', 'prioritized'] as const;
+
 /** How long start-up waits for Redis to answer a first PING before it gives up with the reason. */
 const REDIS_START_TIMEOUT_MS = 15_000;
 
@@ -416,14 +419,7 @@ export class Pipeline {
   async counts(): Promise<Record<QueueName, Record<string, number>>> {
     const out = {} as Record<QueueName, Record<string, number>>;
     for (const name of QUEUE_NAMES) {
-      out[name] = await this.queues[name].getJobCounts(
-        'waiting',
-        'active',
-        'delayed',
-        'completed',
-        'failed',
-        'prioritized',
-      );
+      out[name] = await this.queues[name].getJobCounts(...COUNTED_STATES);
     }
     return out;
   }
