@@ -59,7 +59,7 @@ export interface JobRow {
   /**
    * For an active job, whether the worker that took it is still connected to Redis: `gone` after a
    * forced exit or a kill (the job stays active until its lock lapses), `unknown` when the job does
-   * not name its worker (one started by an older isw-ko, or a notify job). Null in other states.
+   * not name its worker (one started by an older isw-ko). Null in other states.
    */
   readonly holder: 'alive' | 'gone' | 'unknown' | null;
   /** For an active job: how long its lock has left; null when it has none (it has lapsed). */

@@ -34,6 +34,7 @@ import { isFinalAttempt } from './attempts.js';
 import { unsubscribeByMail, type UnsubscribeMailOutcome } from '../notify/unsubscribe-mail.js';
 import { createRedis, describeTarget, logQueueError, type RedisTarget } from './connection.js';
 import type { Store } from './store.js';
+import { uniqueWorkerName } from './worker-name.js';
 
 /**
  * The notify stage's queues. `notify` holds fan-out jobs (one per digest: a published report, or a
@@ -353,6 +354,8 @@ export async function startNotifyWorkers(options: NotifyWorkersOptions): Promise
   };
   const workerOptions = {
     prefix: options.prefix,
+    // Named per process like the pipeline's workers: the admin pages spot a send whose process died.
+    name: uniqueWorkerName(),
     lockDuration: options.lockDurationMs ?? SEND_LOCK_DURATION_MS,
     ...(options.stalledIntervalMs === undefined ? {} : { stalledInterval: options.stalledIntervalMs }),
     maxStalledCount: 2,

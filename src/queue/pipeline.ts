@@ -1,5 +1,3 @@
-import { randomBytes } from 'node:crypto';
-import { hostname } from 'node:os';
 import { Backoffs, DelayedError, Queue, UnrecoverableError, Worker, type Job } from 'bullmq';
 import type { Redis } from 'ioredis';
 import { ParseError, type Report } from '../parse/index.js';
@@ -22,6 +20,7 @@ import { jobOptions } from './options.js';
 import { processPublish, type PublishTarget } from './publish-worker.js';
 import { Holds } from './holds.js';
 import { Store } from './store.js';
+import { uniqueWorkerName } from './worker-name.js';
 import { processSummarize } from './summarize-worker.js';
 
 export interface PipelineOptions {
@@ -445,14 +444,6 @@ export class Pipeline {
     })();
     return this.closing;
   }
-}
-
-/** A name for one process's workers: host, pid and a random part (valid in a Redis client name). */
-function uniqueWorkerName(): string {
-  const host = hostname()
-    .replace(/[^A-Za-z0-9.-]/g, '_')
-    .slice(0, 40);
-  return `${host}-${process.pid}-${randomBytes(3).toString('hex')}`;
 }
 
 function toError(err: unknown): Error {

@@ -2,7 +2,7 @@
 import { afterEach, beforeEach, expect, it } from 'vitest';
 import { simpleParser } from 'mailparser';
 import { Command } from 'commander';
-import { holdReport, releaseReport } from '../../src/admin/operations.js';
+import { holdReport, listJobs, releaseReport } from '../../src/admin/operations.js';
 import { registerJobCommands } from '../../src/cli/jobs.js';
 import { readFixture } from '../support/fixtures.js';
 import { startHarness, waitFor, type PipelineHarness } from '../support/pipeline.js';
@@ -10,8 +10,8 @@ import { startTestSmtpServer, type TestSmtpServer } from '../support/smtp-server
 
 let h: PipelineHarness;
 let smtp: TestSmtpServer;
-beforeEach(async () => {
-  smtp = await startTestSmtpServer();
+const start = async (smtpOptions: Parameters<typeof startTestSmtpServer>[0] = {}): Promise<void> => {
+  smtp = await startTestSmtpServer(smtpOptions);
   h = await startHarness({
     SMTP_URL: smtp.url,
     MAIL_FROM: 'ISW 브리핑 <briefing@example.org>',
@@ -19,6 +19,9 @@ beforeEach(async () => {
     TOKEN_SECRET: 'token-secret-for-tests-0123456789abcdef',
     PUBLIC_BASE_URL: 'https://briefing.example.org',
   });
+};
+beforeEach(async () => {
+  await start();
 });
 afterEach(async () => {
   await h.close();
@@ -138,4 +141,20 @@ it('lists a refused email among the failed jobs (`jobs list`), and sends it afte
   await smtp.waitForAccepted(1, 20_000);
   expect(smtp.acceptedFor('kim@example.kr')).toBe(1);
   expect(await run('jobs', 'list', '--queue', 'notify-send')).toBe('no failed jobs\n');
+});
+
+it('names its send workers, so the jobs list tells a running send from one whose process died', async () => {
+  await h.close();
+  await smtp.close();
+  await start({ dataDelayMs: 3000 }); // the send stays active long enough to be looked at
+  const app = await h.start({ workers: ['ingest', 'summarize', 'publish', 'notify'] });
+  await app.notify.subscribers.add({ address: 'kim@example.kr', mode: 'immediate', source: 'cli' });
+  await app.pipeline.enqueueEmail(readFixture('isw-roca-2025-03-02.eml'), { kind: 'cli', ref: 'x' });
+  const extraQueues = [app.notify.fanOutQueue, app.notify.sendQueue];
+  const [active] = await waitFor('the active send', async () => {
+    const rows = await listJobs(app.pipeline, { state: 'active', queue: 'notify-send', extraQueues });
+    return rows.length > 0 ? rows : undefined;
+  });
+  expect(active?.holder).toBe('alive');
+  await smtp.waitForAccepted(1, 20_000);
 });
