@@ -512,6 +512,7 @@ export async function reprocess(
     const held = await pipeline.holds.get(reportId);
     const out: string[] = [];
     const queue = pipeline.queues.publish as Queue;
+    const unstarted = await unstartedPublishJobs(pipeline, reportId);
     for (const target of pipeline.targetNames) {
       const recorded = stages.publish?.jobId;
       const post = await pipeline.store.getPost(reportId, target);
@@ -522,6 +523,16 @@ export async function reprocess(
         held === null
           ? ''
           : ` — but the report is held, so it is posted only when released (isw-ko unhold ${reportId})`;
+      // A publish of this board that has not started yet renders the stored summary when it runs:
+      // a second one would only edit the post twice (on Rhymix, each edit takes a write slot).
+      const waiting = unstarted.find((j) => stringField(j.data, 'target') === target);
+      if (waiting !== undefined) {
+        const now = (await waiting.getState()) === 'delayed' && (await promote(pipeline, waiting));
+        out.push(
+          `publish to ${target}: job ${waiting.id ?? '?'} is already queued${now ? ' and runs now' : ''}; no second job added (${what})${when}`,
+        );
+        continue;
+      }
       const job = await failedJob(queue, [jobIds.publish(reportId, target), recorded]);
       if (job !== null && stringField(job.data, 'target') === target) {
         await job.retry('failed', { resetAttemptsMade: true, resetAttemptsStarted: true });
@@ -590,6 +601,18 @@ async function pendingSummary(
     };
   }
   return { job: 'queued', line: `job ${row.id} is already queued${why}; no second job added` };
+}
+
+/** The report's publish jobs that wait to run (waiting, delayed), not the running ones. */
+async function unstartedPublishJobs(pipeline: Pipeline, reportId: string): Promise<Job[]> {
+  const rows = await reportJobs(pipeline, reportId, ['publish']);
+  const jobs: Job[] = [];
+  for (const row of rows) {
+    if (row.state === 'active') continue; // it may have read the summary already: a new job renders it again
+    const job = await (pipeline.queues.publish as Queue).getJob(row.id);
+    if (job !== undefined) jobs.push(job);
+  }
+  return jobs;
 }
 
 function oneLine(text: string): string {

@@ -130,6 +130,27 @@ describe('isw-ko jobs', () => {
 });
 
 describe('isw-ko reprocess', () => {
+  it('adds no second publish job beside one that has not started yet (the post would be edited twice)', async () => {
+    // No publish worker at first: the report's publish job waits in the queue.
+    await app.close();
+    app = await h.start({ workers: ['ingest', 'summarize'] });
+    await app.pipeline.enqueueEmail(readFixture('isw-roca-2025-03-02.eml'), { kind: 'cli', ref: 'ok' });
+    const reportId = await waitFor('the queued publish job', async () => {
+      const [job] = await app.pipeline.queues.publish.getWaiting();
+      return job?.data.reportId;
+    });
+    for (let i = 0; i < 2; i += 1) {
+      expect(await inProcess('reprocess', reportId, '--from', 'publish')).toMatch(
+        /^\S+: publish to file: job publish-\S+ is already queued; no second job added \(a new post\)\n$/,
+      );
+    }
+    expect(await app.pipeline.queues.publish.getWaitingCount()).toBe(1);
+    await h.start({ workers: ['publish'] });
+    await waitFor('the post', () => h.posts().length === 1);
+    await waitFor('the publish queue drained', async () => (await app.pipeline.queues.publish.count()) === 0);
+    expect((await app.pipeline.store.getPost(reportId, 'file'))?.revisions).toBe(1);
+  });
+
   it('re-runs a published report from summarize and from publish, editing its one post', async () => {
     await app.pipeline.enqueueEmail(readFixture('isw-roca-2025-03-02.eml'), { kind: 'cli', ref: 'ok' });
     const { reportId, post: first } = await published();
