@@ -9,7 +9,7 @@ import {
   senderPolicyFrom,
 } from '../inbox/index.js';
 import type { Redis } from 'ioredis';
-import { parseEmail } from '../parse/index.js';
+import { ParseError, parseEmail } from '../parse/index.js';
 import {
   FileBoard,
   LinkResolver,
@@ -29,7 +29,7 @@ import { createRedis } from '../queue/connection.js';
 import { AppError } from '../shared/app-error.js';
 import { BoardTarget, shortNamesFrom } from '../queue/board-target.js';
 import type { RedisTarget } from '../queue/connection.js';
-import { QUEUE_NAMES, type QueueName } from '../queue/names.js';
+import { emailIdOfMessageId, QUEUE_NAMES, type QueueName } from '../queue/names.js';
 import { startNotifyWorkers, storeDigestSource, type NotifyWorkers } from '../queue/notify-worker.js';
 import { resolveNotifySettings } from '../notify/index.js';
 
@@ -119,9 +119,7 @@ async function publishAdapters(
           key: spacerKey(env.REDIS_PREFIX, settings.baseUrl),
           intervalMs: settings.minIntervalMs,
         });
-        list.push(
-          await RhymixBoard.connect(settings, { spacer, logger: logger.child({ target: 'rhymix' }) }),
-        );
+        list.push(await RhymixBoard.connect(settings, { spacer, logger }));
       } else {
         const settings = webhookSettingsFrom(env);
         if (settings === null)
@@ -131,7 +129,7 @@ async function publishAdapters(
             'PUBLISH_TARGETS names webhook but WEBHOOK_URL is not set',
             { hint: 'set WEBHOOK_URL and WEBHOOK_SECRET' },
           );
-        list.push(new WebhookTarget(settings, { logger: logger.child({ target: 'webhook' }) }));
+        list.push(new WebhookTarget(settings, { logger }));
       }
     }
   }
@@ -372,9 +370,25 @@ async function assembleApp(
         ...(accessToken === undefined ? {} : { accessToken }),
         redis: inboxRedis,
         prefix: env.REDIS_PREFIX,
-        logger: log,
+        // The watcher names its own stage and mailbox (a `stage` here would appear twice).
+        logger,
+        timing: { maxMessageBytes: parseOptions.maxMessageBytes },
         deliver: async (raw, ref) => {
           await started.enqueueEmail(raw, { kind: 'imap', ref });
+        },
+        // Not fetched, but not unseen either: listed with the rejected emails for an admin.
+        tooLarge: async (m) => {
+          const err = new ParseError(
+            'MESSAGE_TOO_LARGE',
+            `the message has ${m.size} bytes, more than the limit of ${m.limit}; it is still in the mailbox (\`isw-ko backfill\` takes it once the limit is raised)`,
+          );
+          await started.store.reject({
+            emailId: m.messageId === null ? `u${m.uid}` : emailIdOfMessageId(m.messageId),
+            origin: { kind: 'imap', ref: m.ref },
+            code: err.code,
+            reason: err.describe(),
+            at: new Date().toISOString(),
+          });
         },
         // UNSUBSCRIBE_MAILTO pointed at this mailbox: subscribers' unsubscribe mails are honoured.
         // One whose token does not verify is left as it came, like any other mail not for us.

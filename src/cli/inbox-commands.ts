@@ -60,7 +60,7 @@ export function registerInboxCommands(program: Command, ctx: InboxCommandContext
           policy: senderPolicyFrom(env),
           redis,
           prefix: env.REDIS_PREFIX,
-          logger: app.logger.child({ stage: 'backfill' }),
+          logger: app.logger,
           ...optionalToken(
             accessTokenProviderFor(settings, { logger: app.logger, redis, prefix: env.REDIS_PREFIX }),
           ),

@@ -346,7 +346,7 @@ export const SETTINGS = {
     schema: csv.default(['understandingwar.org', 'criticalthreats.org', 'criticalthreats@aei.org']),
     expects: 'a comma-separated list of domains and addresses',
     description:
-      'Who may post: From domains (subdomains included) or exact From addresses. Everything else is ignored.',
+      "Who may post from the IMAP mailbox: From domains (subdomains included) or exact From addresses. Everything else is ignored. Files in the drop folder are the operator's own and are not checked.",
     group: 'Senders',
   }),
   SENDER_REWRITE_DOMAINS: setting({

@@ -60,6 +60,16 @@ export interface WatcherTiming {
   readonly watchdogCheckMs: number;
 }
 
+/** Mail from an allowed sender over the size limit (see {@link ImapWatcherOptions.tooLarge}). */
+export interface TooLargeMessage {
+  readonly uid: number;
+  /** `imap:<mailbox>/<uidvalidity>/<uid>`, as delivered mail's origin. */
+  readonly ref: string;
+  readonly messageId: string | null;
+  readonly size: number;
+  readonly limit: number;
+}
+
 export const DEFAULT_TIMING: WatcherTiming = {
   reconnectBaseMs: 1_000,
   reconnectMaxMs: 60_000,
@@ -98,6 +108,12 @@ export interface ImapWatcherOptions {
    * token. Mail answered true is marked processed like a delivered report.
    */
   readonly unsubscribeMail?: (subject: string) => Promise<boolean>;
+  /**
+   * Told of mail from an allowed sender that is over `maxMessageBytes` (and so not fetched): the
+   * app lists it with the rejected emails, where an admin sees it. The message is left unflagged,
+   * so `isw-ko backfill` takes it once the limit is raised.
+   */
+  readonly tooLarge?: (info: TooLargeMessage) => Promise<void>;
   /** Where held mail goes; default a {@link Quarantine} on the same Redis and prefix. */
   readonly quarantine?: Quarantine;
   /**
@@ -737,8 +753,19 @@ export class ImapWatcher extends EventEmitter<ImapWatcherEvents> {
     if ((meta.size ?? 0) > t.maxMessageBytes) {
       log.warn(
         { size: meta.size, limit: t.maxMessageBytes, messageId: headerId },
-        'message too large for a newsletter; skipped',
+        'message too large for a newsletter; skipped (listed with the rejected emails)',
       );
+      try {
+        await this.o.tooLarge?.({
+          uid,
+          ref,
+          messageId: headerId ?? null,
+          size: meta.size ?? 0,
+          limit: t.maxMessageBytes,
+        });
+      } catch (err) {
+        log.warn({ err }, 'could not list the message too large with the rejected emails');
+      }
       this.emit('skipped', { uid, why: 'too-large' });
       return true;
     }

@@ -41,7 +41,12 @@ export function stableId(input: string | Buffer): string {
  */
 export function emailIdOf(raw: Buffer): string {
   const messageId = messageIdHeader(raw);
-  return messageId === null ? `h${stableId(raw)}` : `m${stableId(messageId.toLowerCase())}`;
+  return messageId === null ? `h${stableId(raw)}` : emailIdOfMessageId(messageId);
+}
+
+/** The email id of a message known only by its Message-ID (one too large to fetch, say). */
+export function emailIdOfMessageId(messageId: string): string {
+  return `m${stableId(messageId.replace(/\s+/g, '').toLowerCase())}`;
 }
 
 /** The Message-ID header of raw bytes (header section only, unfolded), or null. */

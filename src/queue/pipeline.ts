@@ -180,7 +180,15 @@ export class Pipeline {
       );
       return { emailId, jobId: null, rejected: err };
     }
-    await this.store.putEmail(emailId, raw, origin);
+    const created = await this.store.putEmail(emailId, raw, origin);
+    if (!created) {
+      // The same Message-ID again (a second copy, a re-sent file): its job id is the same too, so
+      // nothing new happens; said here because no stage will mention it.
+      this.options.logger.info(
+        { stage: 'ingest', emailId, origin },
+        'email already received (same Message-ID): processed once, nothing new queued',
+      );
+    }
     const jobId = jobIds.ingest(emailId);
     await this.queues.ingest.add('ingest', { emailId, origin }, { jobId });
     return { emailId, jobId, rejected: null };

@@ -4,7 +4,12 @@ import { pino } from 'pino';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { createVerifier } from '../../src/inbox/authenticate.js';
 import { checkImap } from '../../src/inbox/check-imap.js';
-import { ImapWatcher, type ImapWatcherOptions, type WatcherTiming } from '../../src/inbox/imap-watcher.js';
+import {
+  ImapWatcher,
+  type ImapWatcherOptions,
+  type TooLargeMessage,
+  type WatcherTiming,
+} from '../../src/inbox/imap-watcher.js';
 import type { ImapSettings } from '../../src/inbox/imap-settings.js';
 import { messageKeyOf } from '../../src/inbox/message-headers.js';
 import type { SenderPolicy } from '../../src/inbox/sender-policy.js';
@@ -148,6 +153,32 @@ describe('ImapWatcher', () => {
     const status = await waitUntil(() => w.status().lastUid === 3 && w.status(), 3_000, 'last UID 3');
     expect(status).toMatchObject({ role: 'active', connected: true, push: 'idle', watchdogTripped: false });
     expect(status.lastGenuineAt).not.toBeNull();
+  });
+
+  it('lists genuine mail over the size limit for an admin instead of fetching it, and leaves it unflagged', async () => {
+    const mailbox = await dovecot.freshMailbox();
+    const rec = recorder();
+    const tooLarge: TooLargeMessage[] = [];
+    const w = watcher(dovecot.settings({ mailbox }), {
+      deliver: rec.deliver,
+      timing: { ...FAST, maxMessageBytes: 2_000 },
+      tooLarge: (m) => {
+        tooLarge.push(m);
+        return Promise.resolve();
+      },
+    });
+    await w.start();
+    await once(w, 'caught-up');
+    const { raw, messageId } = await genuine();
+    expect(raw.length).toBeGreaterThan(2_000);
+    await dovecot.append(mailbox, raw);
+    const [m] = await waitUntil(() => tooLarge.length > 0 && tooLarge, 3_000, 'the too-large notice');
+    expect(m).toMatchObject({ uid: 1, messageId, limit: 2_000 });
+    expect(m?.size).toBeGreaterThan(2_000);
+    expect(m?.ref).toMatch(new RegExp(`^imap:${mailbox}/\\d+/1$`));
+    expect(rec.calls).toHaveLength(0);
+    // Unflagged: a backfill takes it once the limit is raised.
+    expect((await dovecot.messages(mailbox))[0]?.flags).not.toContain('IswKoProcessed');
   });
 
   it('catches up on mail appended while it was down, without delivering the earlier mail again', async () => {

@@ -86,6 +86,7 @@ describe('pipeline end to end', () => {
     const first = await app.pipeline.enqueueEmail(raw, { kind: 'cli', ref: 'a' });
     const second = await app.pipeline.enqueueEmail(raw, { kind: 'cli', ref: 'b' });
     expect(second.jobId).toBe(first.jobId);
+    expect(h.logs.some((l) => l.includes('email already received (same Message-ID)'))).toBe(true);
     await waitFor('the post', () => h.posts().length === 1);
     // An inline forward of the same report has another Message-ID but the same content.
     await app.pipeline.enqueueEmail(await gmailForward(raw), { kind: 'cli', ref: 'fwd' });
