@@ -5,6 +5,8 @@ import { startAdminServer, type RunningAdminServer } from '../admin/server.js';
 import { AppError } from '../shared/app-error.js';
 import { errnoOf } from '../shared/fs-errors.js';
 import type { App } from './app.js';
+import type { Env } from '../config/index.js';
+import { createServer } from 'node:net';
 
 /**
  * What the admin server borrows from a running app besides the pipeline: the IMAP watcher's
@@ -51,6 +53,27 @@ export async function startHttp(
     });
   } catch (err) {
     throw listenError(err, where, setting) ?? err;
+  }
+}
+
+/**
+ * Fail before anything starts when the HTTP address cannot be had: otherwise a second `run` starts
+ * its workers and inbox beside the first one's and only then finds the port taken. (The address
+ * can still be taken in between; `startHttp` reports that the same way.)
+ */
+export async function ensureListenFree(env: Env, listen?: string): Promise<void> {
+  const settings = adminSettingsFrom(env);
+  const where = listen === undefined ? { host: settings.host, port: settings.port } : listenArgument(listen);
+  const server = createServer();
+  try {
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(where.port, where.host, resolve);
+    });
+  } catch (err) {
+    throw listenError(err, where, listen === undefined ? 'ADMIN_LISTEN' : '--listen') ?? err;
+  } finally {
+    await new Promise((resolve) => server.close(resolve));
   }
 }
 

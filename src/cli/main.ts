@@ -8,7 +8,7 @@ import { constants as osConstants } from 'node:os';
 import { AppError } from '../shared/app-error.js';
 import { describeFileError, errnoOf, errnoText } from '../shared/fs-errors.js';
 import type { Logger } from '../shared/logger.js';
-import { startHttp } from './admin-context.js';
+import { ensureListenFree, startHttp } from './admin-context.js';
 import { startApp, WORKER_NAMES, type WorkerName } from './app.js';
 import { formatDoctor, runDoctor } from './doctor.js';
 import { parseOptionsFrom } from './context.js';
@@ -55,6 +55,7 @@ export function buildProgram(env: () => Env): Command {
       'run everything in one process: inbox, all workers, the admin/public HTTP server on ADMIN_LISTEN (embedded Redis when REDIS_URL is unset)',
     )
     .action(async () => {
+      await ensureListenFree(env());
       const app = await startApp(env(), { workers: WORKER_NAMES, inbox: true, handlesSignals: true });
       const http = await startHttp(app, 'full').catch(async (err: unknown) => {
         await app.close();
@@ -74,6 +75,7 @@ export function buildProgram(env: () => Env): Command {
       'serve /healthz, /readyz and /metrics here (no admin pages), e.g. 0.0.0.0:8787',
     )
     .action(async (opts: { queues: string; listen?: string }) => {
+      if (opts.listen !== undefined) await ensureListenFree(env(), opts.listen);
       const app = await startApp(env(), {
         workers: parseQueues(opts.queues),
         inbox: false,

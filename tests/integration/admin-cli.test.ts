@@ -146,8 +146,16 @@ describe('isw-ko reprocess', () => {
     }
     expect(await app.pipeline.queues.publish.getWaitingCount()).toBe(1);
     await h.start({ workers: ['publish'] });
-    await waitFor('the post', () => h.posts().length === 1);
-    await waitFor('the publish queue drained', async () => (await app.pipeline.queues.publish.count()) === 0);
+    const post = await waitFor(
+      'the post record',
+      async () => (await app.pipeline.store.getPost(reportId, 'file')) ?? undefined,
+    );
+    expect(post.revisions).toBe(1);
+    await waitFor(
+      'the publish jobs done',
+      async () => (await app.pipeline.queues.publish.getCompletedCount()) === 1,
+    );
+    expect(h.posts()).toHaveLength(1);
     expect((await app.pipeline.store.getPost(reportId, 'file'))?.revisions).toBe(1);
   });
 

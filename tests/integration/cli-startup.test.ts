@@ -117,6 +117,13 @@ it('says what is wrong with --listen, and which address is taken, instead of a s
     expect(busy.output).toContain(`LISTEN_FAILED: cannot listen on 127.0.0.1:${port} (--listen)`);
     expect(busy.output).toContain('already in use');
     expect(busy.output).not.toContain('unexpected error');
+    // Checked before anything starts: no workers run beside the process that holds the port.
+    expect(busy.output).not.toContain('pipeline started');
+    const run = await isw(['run'], { ADMIN_LISTEN: `127.0.0.1:${port}` });
+    expect(run.code).toBe(1);
+    expect(run.output).toContain(`cannot listen on 127.0.0.1:${port} (ADMIN_LISTEN)`);
+    expect(run.output).not.toContain('pipeline started');
+    expect(run.output).not.toContain('embedded redis-server started');
   } finally {
     await new Promise((resolve) => taken.close(resolve));
   }
