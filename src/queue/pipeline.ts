@@ -298,6 +298,11 @@ export class Pipeline {
       });
       const data: unknown = job.data;
       const reportId = reportIdIn(data);
+      if (final && reportId !== null && name === 'publish' && o.onPublished !== undefined) {
+        // A board that gave up must not keep the subscribers' mail back for good: it goes out with
+        // the boards that have the post (the admin can re-post, and the mail is not sent twice).
+        void this.mailWithoutFailedBoard(reportId, o.onPublished, log);
+      }
       if (final && reportId !== null && name !== 'ingest') {
         // The report's page shows the failure and which job to retry; a later success overwrites it.
         this.store
@@ -377,6 +382,27 @@ export class Pipeline {
         await this.summaryWaits(job, toError(err).message, delay ?? 0, log);
       }
       throw err;
+    }
+  }
+
+  /** After a board failed for good: mail the subscribers if some other board has the post. */
+  private async mailWithoutFailedBoard(
+    reportId: string,
+    onPublished: (reportId: string) => Promise<void>,
+    log: Logger,
+  ): Promise<void> {
+    try {
+      for (const target of this.options.targets.keys()) {
+        if ((await this.store.getPost(reportId, target)) !== null) {
+          await onPublished(reportId);
+          return;
+        }
+      }
+    } catch (err) {
+      log.warn(
+        { err, reportId },
+        'could not mail the subscribers after a board failed; `isw-ko reprocess --from notify` does',
+      );
     }
   }
 

@@ -23,7 +23,13 @@ export interface PublishDeps {
   readonly store: Store;
   /** Reports an admin held: their publish jobs post nothing until the hold is released. */
   readonly holds: Holds;
-  /** Told after every successful publish (idempotent: notify mails a report's first publication only). */
+  /**
+   * Told once every board has the report's post, after each publish that completes the set
+   * (idempotent: notify mails a report's first publication only). Not after the first board: the
+   * file board is done in milliseconds while Rhymix waits for its write slot or is down, and the
+   * digest links the public board's post. A board that fails for good releases the mail too (see
+   * the publish worker's failure handler in pipeline.ts).
+   */
   readonly onPublished?: (reportId: string) => Promise<void>;
   readonly targets: ReadonlyMap<string, PublishTarget>;
   readonly logger: Logger;
@@ -109,6 +115,18 @@ async function publishLocked(
     existing === null ? 'post published' : 'post updated',
   );
   // After the record: a failure here retries the job, which edits the post (no second one) and tells again.
-  await deps.onPublished?.(reportId);
+  if (await onEveryBoard(deps, reportId)) await deps.onPublished?.(reportId);
+  else log.info('post recorded; subscribers are mailed once the other boards have it too');
   return record;
+}
+
+/** Whether every configured board has a post record of the report. */
+export async function onEveryBoard(
+  deps: Pick<PublishDeps, 'store' | 'targets'>,
+  reportId: string,
+): Promise<boolean> {
+  for (const target of deps.targets.keys()) {
+    if ((await deps.store.getPost(reportId, target)) === null) return false;
+  }
+  return true;
 }

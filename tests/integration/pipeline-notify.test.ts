@@ -1,4 +1,6 @@
 // Covers the notify stage inside the whole app: a published report mails each immediate subscriber once (real SMTP server), and a re-run edits the post without mailing again.
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { afterEach, beforeEach, expect, it } from 'vitest';
 import { simpleParser } from 'mailparser';
 import { Command } from 'commander';
@@ -10,7 +12,10 @@ import { startTestSmtpServer, type TestSmtpServer } from '../support/smtp-server
 
 let h: PipelineHarness;
 let smtp: TestSmtpServer;
-const start = async (smtpOptions: Parameters<typeof startTestSmtpServer>[0] = {}): Promise<void> => {
+const start = async (
+  smtpOptions: Parameters<typeof startTestSmtpServer>[0] = {},
+  vars: Record<string, string> = {},
+): Promise<void> => {
   smtp = await startTestSmtpServer(smtpOptions);
   h = await startHarness({
     SMTP_URL: smtp.url,
@@ -18,6 +23,7 @@ const start = async (smtpOptions: Parameters<typeof startTestSmtpServer>[0] = {}
     MAIL_RATE_PER_SECOND: '0',
     TOKEN_SECRET: 'token-secret-for-tests-0123456789abcdef',
     PUBLIC_BASE_URL: 'https://briefing.example.org',
+    ...vars,
   });
 };
 beforeEach(async () => {
@@ -157,4 +163,47 @@ it('names its send workers, so the jobs list tells a running send from one whose
   });
   expect(active?.holder).toBe('alive');
   await smtp.waitForAccepted(1, 20_000);
+});
+
+it('mails once every board has the post, so the digest links the public one, not after the first board', async () => {
+  // A webhook board that is down for its first two deliveries; the file board posts at once.
+  let calls = 0;
+  const board = createServer((req, res) => {
+    req.resume();
+    req.on('end', () => {
+      calls += 1;
+      if (calls <= 2) {
+        res.writeHead(503);
+        res.end();
+        return;
+      }
+      res.writeHead(201, { 'Content-Type': 'application/json' });
+      res.end(JSON.stringify({ id: 'p1', url: 'https://board.example.kr/p/1' }));
+    });
+  });
+  await new Promise<void>((resolve) => board.listen(0, '127.0.0.1', resolve));
+  try {
+    await h.close();
+    await smtp.close();
+    await start(
+      {},
+      {
+        PUBLISH_TARGETS: 'file,webhook',
+        WEBHOOK_URL: `http://127.0.0.1:${(board.address() as AddressInfo).port}/hook`,
+        WEBHOOK_SECRET: 'a-webhook-secret-for-tests-0123456789',
+      },
+    );
+    const app = await h.start({ workers: ['ingest', 'summarize', 'publish', 'notify'] });
+    await app.notify.subscribers.add({ address: 'kim@example.kr', mode: 'immediate', source: 'cli' });
+    await app.pipeline.enqueueEmail(readFixture('isw-roca-2025-03-02.eml'), { kind: 'cli', ref: 'x' });
+    await smtp.waitForAccepted(1, 20_000);
+    expect(calls).toBe(3); // mailed only after the webhook board took the post
+    const mail = await simpleParser(smtp.messages[0]?.raw ?? Buffer.alloc(0));
+    expect(mail.html).toContain('https://board.example.kr/p/1');
+    expect(String(mail.text)).toContain('https://board.example.kr/p/1');
+    await new Promise((r) => setTimeout(r, 300));
+    expect(smtp.accepted).toBe(1);
+  } finally {
+    await new Promise((resolve) => board.close(resolve));
+  }
 });
