@@ -105,28 +105,37 @@ async function publishLocked(
   const now = new Date().toISOString();
   const record: PostRecord = { ...result, updatedAt: now, revisions: (existing?.revisions ?? 0) + 1 };
   await deps.store.putPost(record);
-  await deps.store.setStage(reportId, 'publish', {
-    state: 'done',
-    at: now,
-    detail: `${target}: ${record.url}`,
-  });
+  // Done when every board has it: until then the report page says which boards it waits for.
+  const missing = await boardsWithoutPost(deps, reportId);
+  await deps.store.setStage(
+    reportId,
+    'publish',
+    missing.length === 0
+      ? { state: 'done', at: now, detail: `${target}: ${record.url}` }
+      : { state: 'waiting', at: now, detail: `${target}: ${record.url}; waiting for ${missing.join(', ')}` },
+  );
   log.info(
     { url: record.url, edited: existing !== null },
     existing === null ? 'post published' : 'post updated',
   );
   // After the record: a failure here retries the job, which edits the post (no second one) and tells again.
-  if (await onEveryBoard(deps, reportId)) await deps.onPublished?.(reportId);
-  else log.info('post recorded; subscribers are mailed once the other boards have it too');
+  if (missing.length === 0) await deps.onPublished?.(reportId);
+  else
+    log.info(
+      { waitingFor: missing },
+      'post recorded; subscribers are mailed once the other boards have it too',
+    );
   return record;
 }
 
-/** Whether every configured board has a post record of the report. */
-export async function onEveryBoard(
+/** The configured boards that have no post record of the report yet. */
+async function boardsWithoutPost(
   deps: Pick<PublishDeps, 'store' | 'targets'>,
   reportId: string,
-): Promise<boolean> {
+): Promise<string[]> {
+  const missing: string[] = [];
   for (const target of deps.targets.keys()) {
-    if ((await deps.store.getPost(reportId, target)) === null) return false;
+    if ((await deps.store.getPost(reportId, target)) === null) missing.push(target);
   }
-  return true;
+  return missing;
 }

@@ -198,6 +198,19 @@ it('mails once every board has the post, so the digest links the public one, not
     await app.pipeline.enqueueEmail(readFixture('isw-roca-2025-03-02.eml'), { kind: 'cli', ref: 'x' });
     await smtp.waitForAccepted(1, 20_000);
     expect(calls).toBe(3); // mailed only after the webhook board took the post
+    // Meanwhile the report's 게시 stage said which board it waited for, not 게시 완료.
+    expect(
+      h.logs.some(
+        (l) =>
+          l.includes('subscribers are mailed once the other boards have it too') &&
+          l.includes('"waitingFor":["webhook"]'),
+      ),
+    ).toBe(true);
+    const [reportId] = await app.pipeline.store.listReports();
+    await waitFor(
+      'the publish stage done',
+      async () => (await app.pipeline.store.getStages(reportId ?? '')).publish?.state === 'done',
+    );
     const mail = await simpleParser(smtp.messages[0]?.raw ?? Buffer.alloc(0));
     expect(mail.html).toContain('https://board.example.kr/p/1');
     expect(String(mail.text)).toContain('https://board.example.kr/p/1');
