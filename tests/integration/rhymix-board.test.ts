@@ -112,7 +112,11 @@ describe('RhymixBoard.connect', () => {
     expect(board.categorySrl).toBeNull();
     await board.publish(makePost());
     expect(s.documents()[0]?.categorySrl).toBe(0);
-    await failure(connect(s, { category: '우크라이나' }), 'BOARD_CATEGORY_MISSING');
+    const none = await failure(connect(s, { category: '우크라이나' }), 'BOARD_CATEGORY_MISSING');
+    // One piece of advice, not "unset it" and then "set it to one of the board's categories".
+    expect(none.message).toContain('has no categories');
+    expect(none.hint).toContain('unset RHYMIX_CATEGORY, or add a category "우크라이나"');
+    expect(none.hint).not.toContain("one of the board's categories");
   });
 
   it('refuses a bad password with BOARD_AUTH_FAILED after one more try', async () => {

@@ -624,7 +624,13 @@ export class RhymixBoard implements BoardAdapter {
       categories.length === 0
         ? `board ${this.settings.mid} has no categories, but RHYMIX_CATEGORY is "${wanted}": unset it`
         : `board ${this.settings.mid} has no category "${wanted}"; its categories are ${names}`,
-      { details: { wanted, categories: categories.map((c) => c.title) } },
+      {
+        details: { wanted, categories: categories.map((c) => c.title) },
+        // The code's usual hint (pick one of the board's categories) cannot apply to a board with none.
+        ...(categories.length === 0
+          ? { hint: `unset RHYMIX_CATEGORY, or add a category "${wanted}" to board ${this.settings.mid}` }
+          : {}),
+      },
     );
   }
 
