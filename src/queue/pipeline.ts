@@ -392,12 +392,9 @@ export class Pipeline {
     log: Logger,
   ): Promise<void> {
     try {
-      for (const target of this.options.targets.keys()) {
-        if ((await this.store.getPost(reportId, target)) !== null) {
-          await onPublished(reportId);
-          return;
-        }
-      }
+      const targets = [...this.options.targets.keys()];
+      const missing = await this.store.targetsWithoutPost(reportId, targets);
+      if (missing.length < targets.length) await onPublished(reportId);
     } catch (err) {
       log.warn(
         { err, reportId },

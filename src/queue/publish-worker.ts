@@ -106,7 +106,7 @@ async function publishLocked(
   const record: PostRecord = { ...result, updatedAt: now, revisions: (existing?.revisions ?? 0) + 1 };
   await deps.store.putPost(record);
   // Done when every board has it: until then the report page says which boards it waits for.
-  const missing = await boardsWithoutPost(deps, reportId);
+  const missing = await deps.store.targetsWithoutPost(reportId, [...deps.targets.keys()]);
   await deps.store.setStage(
     reportId,
     'publish',
@@ -126,16 +126,4 @@ async function publishLocked(
       'post recorded; subscribers are mailed once the other boards have it too',
     );
   return record;
-}
-
-/** The configured boards that have no post record of the report yet. */
-async function boardsWithoutPost(
-  deps: Pick<PublishDeps, 'store' | 'targets'>,
-  reportId: string,
-): Promise<string[]> {
-  const missing: string[] = [];
-  for (const target of deps.targets.keys()) {
-    if ((await deps.store.getPost(reportId, target)) === null) missing.push(target);
-  }
-  return missing;
 }

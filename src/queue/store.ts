@@ -132,6 +132,22 @@ export class Store {
     return this.getJson(`${this.p}:post:${reportId}:${target}`);
   }
 
+  /**
+   * The targets among `targets` with no post record of the report: one round trip of EXISTS, no
+   * record read (every publish asks this of the other boards).
+   */
+  async targetsWithoutPost(reportId: string, targets: readonly string[]): Promise<string[]> {
+    if (targets.length === 0) return [];
+    const pipeline = this.redis.pipeline();
+    for (const target of targets) pipeline.exists(`${this.p}:post:${reportId}:${target}`);
+    const replies = (await pipeline.exec()) ?? [];
+    return targets.filter((_, i) => {
+      const [err, count] = replies[i] ?? [null, 0];
+      if (err !== null) throw err;
+      return count !== 1;
+    });
+  }
+
   async setStage(reportId: string, stage: StageName, status: StageStatus): Promise<void> {
     await this.redis.hset(`${this.p}:stages:${reportId}`, stage, JSON.stringify(status));
   }
