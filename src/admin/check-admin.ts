@@ -61,7 +61,11 @@ export async function checkAdmin(env: Env): Promise<AdminCheck> {
 }
 
 /** Listen and close at once: null when the address can be bound, else the error code. */
-function tryBind(host: string, port: number): Promise<string | null> {
+/**
+ * Whether the address can be listened on right now: null, or the bind error's code (EADDRINUSE…).
+ * Also what `run` checks before it starts anything (src/cli/admin-context.ts).
+ */
+export function tryBind(host: string, port: number): Promise<string | null> {
   return new Promise((resolve) => {
     const server = createServer();
     server.once('error', (err: NodeJS.ErrnoException) => {

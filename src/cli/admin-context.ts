@@ -1,4 +1,5 @@
 import { adminSettingsFrom, parseListen } from '../admin/admin-settings.js';
+import { tryBind } from '../admin/check-admin.js';
 import type { AdminProviders } from '../admin/providers.js';
 import { ImapWatcher } from '../inbox/index.js';
 import { startAdminServer, type RunningAdminServer } from '../admin/server.js';
@@ -6,7 +7,6 @@ import { AppError } from '../shared/app-error.js';
 import { errnoOf } from '../shared/fs-errors.js';
 import type { App } from './app.js';
 import type { Env } from '../config/index.js';
-import { createServer } from 'node:net';
 
 /**
  * What the admin server borrows from a running app besides the pipeline: the IMAP watcher's
@@ -64,17 +64,10 @@ export async function startHttp(
 export async function ensureListenFree(env: Env, listen?: string): Promise<void> {
   const settings = adminSettingsFrom(env);
   const where = listen === undefined ? { host: settings.host, port: settings.port } : listenArgument(listen);
-  const server = createServer();
-  try {
-    await new Promise<void>((resolve, reject) => {
-      server.once('error', reject);
-      server.listen(where.port, where.host, resolve);
-    });
-  } catch (err) {
-    throw listenError(err, where, listen === undefined ? 'ADMIN_LISTEN' : '--listen') ?? err;
-  } finally {
-    await new Promise((resolve) => server.close(resolve));
-  }
+  const code = await tryBind(where.host, where.port);
+  if (code === null) return;
+  const err = Object.assign(new Error(`listen ${code} ${where.host}:${where.port}`), { code });
+  throw listenError(err, where, listen === undefined ? 'ADMIN_LISTEN' : '--listen') ?? err;
 }
 
 /** `--listen host:port`, checked as ADMIN_LISTEN is (a bad port is the user's typo, not a bug). */
