@@ -9,7 +9,7 @@ import {
   senderPolicyFrom,
 } from '../inbox/index.js';
 import type { Redis } from 'ioredis';
-import { ParseError, parseEmail } from '../parse/index.js';
+import { parseEmail } from '../parse/index.js';
 import {
   FileBoard,
   LinkResolver,
@@ -378,17 +378,13 @@ async function assembleApp(
         },
         // Not fetched, but not unseen either: listed with the rejected emails for an admin.
         tooLarge: async (m) => {
-          const err = new ParseError(
-            'MESSAGE_TOO_LARGE',
-            `the message has ${m.size} bytes, more than the limit of ${m.limit}; it is still in the mailbox (\`isw-ko backfill\` takes it once the limit is raised)`,
+          await started.rejectTooLarge(
+            m.messageId === null ? `u${m.uid}` : emailIdOfMessageId(m.messageId),
+            { kind: 'imap', ref: m.ref },
+            m.size,
+            m.limit,
+            'it is still in the mailbox (`isw-ko backfill` takes it once the limit is raised)',
           );
-          await started.store.reject({
-            emailId: m.messageId === null ? `u${m.uid}` : emailIdOfMessageId(m.messageId),
-            origin: { kind: 'imap', ref: m.ref },
-            code: err.code,
-            reason: err.describe(),
-            at: new Date().toISOString(),
-          });
         },
         // UNSUBSCRIBE_MAILTO pointed at this mailbox: subscribers' unsubscribe mails are honoured.
         // One whose token does not verify is left as it came, like any other mail not for us.

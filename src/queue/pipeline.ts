@@ -163,22 +163,11 @@ export class Pipeline {
     const emailId = emailIdOf(raw);
     const limit = this.options.maxMessageBytes;
     if (limit !== undefined && raw.length > limit) {
-      const err = new ParseError(
-        'MESSAGE_TOO_LARGE',
-        `the message has ${raw.length} bytes, more than the limit of ${limit}`,
-      );
-      await this.store.reject({
+      return {
         emailId,
-        origin,
-        code: err.code,
-        reason: err.describe(),
-        at: new Date().toISOString(),
-      });
-      this.options.logger.warn(
-        { stage: 'ingest', emailId, origin, code: err.code, bytes: raw.length },
-        `email rejected before it was stored: ${err.describe()}`,
-      );
-      return { emailId, jobId: null, rejected: err };
+        jobId: null,
+        rejected: await this.rejectTooLarge(emailId, origin, raw.length, limit),
+      };
     }
     const created = await this.store.putEmail(emailId, raw, origin);
     if (!created) {
@@ -192,6 +181,36 @@ export class Pipeline {
     const jobId = jobIds.ingest(emailId);
     await this.queues.ingest.add('ingest', { emailId, origin }, { jobId });
     return { emailId, jobId, rejected: null };
+  }
+
+  /**
+   * List an email over the size limit with the rejected emails (MESSAGE_TOO_LARGE), without its
+   * bytes: from {@link enqueueEmail}, and for IMAP mail too large to fetch (`where` says where the
+   * message still is and how to take it once the limit is raised).
+   */
+  async rejectTooLarge(
+    emailId: string,
+    origin: EmailOrigin,
+    bytes: number,
+    limit: number,
+    where = '',
+  ): Promise<ParseError> {
+    const err = new ParseError(
+      'MESSAGE_TOO_LARGE',
+      `the message has ${bytes} bytes, more than the limit of ${limit}${where === '' ? '' : `; ${where}`}`,
+    );
+    await this.store.reject({
+      emailId,
+      origin,
+      code: err.code,
+      reason: err.describe(),
+      at: new Date().toISOString(),
+    });
+    this.options.logger.warn(
+      { stage: 'ingest', emailId, origin, code: err.code, bytes },
+      `email rejected before it was stored: ${err.describe()}`,
+    );
+    return err;
   }
 
   async enqueueSummarize(reportId: string, force = false): Promise<void> {
